@@ -174,6 +174,20 @@ class GlanceAPI:
                 return [raw]
         return self.images_named(name_or_id)
 
+    def create_image(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/images", json=body).json()
+
+    def update_image(self, image_id: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
+        """Apply JSON-patch operations (see _metadata.metadata_patch); returns the updated image."""
+        headers = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+        return self.request("PATCH", f"/images/{image_id}", json=operations, headers=headers).json()
+
+    def delete_image(self, image_id: str) -> None:
+        """Delete an image; one that is already gone is fine."""
+        response = self.adapter.request(f"/images/{image_id}", "DELETE", raise_exc=False)
+        if response.status_code != 404:
+            sdk_exceptions.raise_from_response(response)
+
     def import_methods(self) -> list[str]:
         return list(self.get_json("/info/import").get("import-methods", {}).get("value", []))
 
