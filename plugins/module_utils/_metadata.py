@@ -118,4 +118,3 @@ def format_conflicts(raw: dict[str, Any], params: dict[str, Any]) -> list[str]:
         if wanted is not None and raw.get(attribute) not in (None, wanted):
             conflicts.append(f"{attribute} is {raw.get(attribute)}, not {wanted}")
     return conflicts
-

@@ -11,7 +11,7 @@ description:
   - Lists the Glance images that the user can see, optionally one image by name or ID,
     filtered, sorted and limited by Glance itself (server-side).
   - Follows Glance's pagination to the end, one request per page of up to 1000 images.
-  - Finding nothing is not a failure; O(images) is then empty.
+  - Finding nothing is not a failure; RV(images) is then empty.
 extends_documentation_fragment:
   - glance.images.openstack
 options:
@@ -51,7 +51,7 @@ attributes:
     support: none
     description: The module only reads.
 author:
-  - glance.images developers
+  - glance.images developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -83,27 +83,92 @@ images:
   type: list
   elements: dict
   contains:
-    id: {description: Image ID., type: str, returned: always}
-    name: {description: Image name., type: str, returned: always}
-    status: {description: Image status (V(queued), V(saving), V(active), ...)., type: str, returned: always}
-    size: {description: Size of the image data in bytes., type: int, returned: always}
-    virtual_size: {description: Virtual size of the disk in bytes, when known., type: int, returned: always}
-    disk_format: {description: Disk format., type: str, returned: always}
-    container_format: {description: Container format., type: str, returned: always}
-    visibility: {description: V(public), V(community), V(shared) or V(private)., type: str, returned: always}
-    protected: {description: Whether the image is protected from deletion., type: bool, returned: always}
-    os_hidden: {description: Whether the image is hidden from default lists., type: bool, returned: always}
-    owner: {description: ID of the project that owns the image., type: str, returned: always}
-    tags: {description: Image tags, sorted., type: list, elements: str, returned: always}
-    checksum: {description: MD5 checksum of the data., type: str, returned: always}
-    os_hash_algo: {description: Algorithm of O(images[].os_hash_value)., type: str, returned: always}
-    os_hash_value: {description: Hex digest of the data with O(images[].os_hash_algo)., type: str, returned: always}
-    min_disk: {description: Minimum disk size in GB., type: int, returned: always}
-    min_ram: {description: Minimum RAM in MB., type: int, returned: always}
-    created_at: {description: Creation time., type: str, returned: always}
-    updated_at: {description: Last update time., type: str, returned: always}
-    stores: {description: Stores that hold the data., type: list, elements: str, returned: always}
-    properties: {description: Custom properties (everything that is not a field above)., type: dict, returned: always}
+    id:
+      description: Image ID.
+      type: str
+      returned: always
+    name:
+      description: Image name.
+      type: str
+      returned: always
+    status:
+      description: Image status (V(queued), V(saving), V(active), ...).
+      type: str
+      returned: always
+    size:
+      description: Size of the image data in bytes.
+      type: int
+      returned: always
+    virtual_size:
+      description: Virtual size of the disk in bytes, when known.
+      type: int
+      returned: always
+    disk_format:
+      description: Disk format.
+      type: str
+      returned: always
+    container_format:
+      description: Container format.
+      type: str
+      returned: always
+    visibility:
+      description: V(public), V(community), V(shared) or V(private).
+      type: str
+      returned: always
+    protected:
+      description: Whether the image is protected from deletion.
+      type: bool
+      returned: always
+    os_hidden:
+      description: Whether the image is hidden from default lists.
+      type: bool
+      returned: always
+    owner:
+      description: ID of the project that owns the image.
+      type: str
+      returned: always
+    tags:
+      description: Image tags, sorted.
+      type: list
+      elements: str
+      returned: always
+    checksum:
+      description: MD5 checksum of the data.
+      type: str
+      returned: always
+    os_hash_algo:
+      description: Algorithm of RV(images[].os_hash_value).
+      type: str
+      returned: always
+    os_hash_value:
+      description: Hex digest of the data with RV(images[].os_hash_algo).
+      type: str
+      returned: always
+    min_disk:
+      description: Minimum disk size in GB.
+      type: int
+      returned: always
+    min_ram:
+      description: Minimum RAM in MB.
+      type: int
+      returned: always
+    created_at:
+      description: Creation time.
+      type: str
+      returned: always
+    updated_at:
+      description: Last update time.
+      type: str
+      returned: always
+    stores:
+      description: Stores that hold the data.
+      type: list
+      elements: str
+      returned: always
+    properties:
+      description: Custom properties (everything that is not a field above).
+      type: dict
+      returned: always
   sample:
     - id: 5f5a0c1e-8c2f-4c7c-9b11-3a2b2f1c9e10
       name: ubuntu-24.04
@@ -170,7 +235,7 @@ class ImageInfoModule(GlanceModule):
         """Images with this ID or exact name that also match the filters; hidden ones too unless filtered."""
         by_id = looks_like_id(image) and api.get_image(image) is not None
         selector = [("id", f"in:{image}")] if by_id else [("name", name_filter(image))]
-        if any(key == "os_hidden" for key, _ in query):
+        if any(key == "os_hidden" for key, _value in query):
             selectors = [selector]
         else:
             selectors = [selector + [("os_hidden", "false")], selector + [("os_hidden", "true")]]

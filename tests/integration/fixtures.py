@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Test fixtures made directly through the Glance API (openstacksdk), independent of the modules.
 
   fixtures.py purge                       delete every image of the local cloud's projects
@@ -34,7 +33,8 @@ def all_images(conn):
     return list(images.values())
 
 
-def purge(_args) -> None:
+def purge(args) -> None:
+    del args
     for cloud in CLOUDS:
         conn = connect(cloud)
         project_id = conn.current_project_id
@@ -53,7 +53,7 @@ def create(args) -> None:
                  visibility=args.visibility, is_hidden=args.hidden, is_protected=args.protected,
                  min_disk=args.min_disk, min_ram=args.min_ram, tags=args.tag or [])
     for item in args.property or []:
-        key, _, value = item.partition("=")
+        key, _sep, value = item.partition("=")
         attrs[key] = value
     image = conn.image.create_image(**attrs)
     if args.size is not None:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from openstack import exceptions as sdk_exceptions
 
 from ansible_collections.glance.images.plugins.module_utils import _base
@@ -27,7 +26,7 @@ class EchoModule(GlanceModule):
             with self.doing("upload"):
                 sdk_exceptions.raise_from_response(make_response(409, {"message": "Image storage media is full"}))
         if self.params["explode"] == "auth":
-            _ = self.conn
+            self.conn.authorize()
         if self.params["explode"] == "plain":
             self.fail("delete", "it is protected")
         return dict(changed=False, connection=self.connection_kwargs())

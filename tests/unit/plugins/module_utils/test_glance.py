@@ -68,7 +68,7 @@ def test_limit_stops_early_and_asks_only_for_what_is_needed():
     conn = FakeConnection(glance_lister(images))
     listed = list(GlanceAPI(conn).iter_images([], limit=1200))
     assert len(listed) == 1200
-    assert [dict(params)["limit"] for _, _, params in conn.image.calls] == ["1000", "200"]
+    assert [dict(params)["limit"] for _method, _path, params in conn.image.calls] == ["1000", "200"]
 
 
 def test_images_named_includes_hidden_images_and_exact_names_only():
