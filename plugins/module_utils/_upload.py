@@ -42,6 +42,8 @@ class SizedBody:
         self.reader = HashingReader(stream, algorithms, chunk_size)
         self.length = length
         self.chunk_size = chunk_size
+        # The HTTP stack may wrap an error raised while it iterates; this keeps the real cause.
+        self.error: OSError | None = None
 
     def __len__(self) -> int:
         return self.length
@@ -49,10 +51,14 @@ class SizedBody:
     def __iter__(self) -> Iterator[bytes]:
         remaining = self.length
         while remaining > 0:
-            chunk = self.reader.read(min(self.chunk_size, remaining))
-            if not chunk:
-                raise SourceChangedError(
-                    f"the file ended after {self.length - remaining} of {self.length} bytes (it changed during the upload)")
+            try:
+                chunk = self.reader.read(min(self.chunk_size, remaining))
+                if not chunk:
+                    raise SourceChangedError(
+                        f"the file ended after {self.length - remaining} of {self.length} bytes (it changed during the upload)")
+            except OSError as error:
+                self.error = error
+                raise
             remaining -= len(chunk)
             yield chunk
 
@@ -89,8 +95,13 @@ def stream_file(
     with open(src, "rb") as stream:
         length = os.fstat(stream.fileno()).st_size
         body = SizedBody(stream, length, algorithms, chunk_size)
-        # No connection retries: a half-consumed body cannot be sent again.
-        api.request("PUT", path, data=body, headers=upload_headers(length, store), connect_retries=0)
+        try:
+            # No connection retries: a half-consumed body cannot be sent again.
+            api.request("PUT", path, data=body, headers=upload_headers(length, store), connect_retries=0)
+        except Exception as error:
+            if body.error is not None and body.error is not error:
+                raise body.error from error
+            raise
     return TransferStats(bytes_sent=body.bytes_read, seconds=time.monotonic() - started, digests=body.hexdigests())
 
 
