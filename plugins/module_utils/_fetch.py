@@ -332,7 +332,7 @@ def build_opener(context: ssl.SSLContext) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
 
 
-def parse_content_range(value: str | None) -> tuple[int, int, Optional[int] | None]:
+def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
     match = _CONTENT_RANGE.match(value or "")
     if not match:
         return None

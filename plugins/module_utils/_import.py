@@ -113,7 +113,7 @@ def request_import(api: GlanceAPI, image_id: str, method: dict[str, Any], stores
     try:
         api.request("POST", f"/images/{image_id}/import", json=body)
     except sdk_exceptions.HttpException as error:
-        raise ImportRefused(f"Glance refused the {method.get('name')} import: {describe_sdk_error(error)}") from error
+        raise ImportRefused(describe_sdk_error(error)) from error
 
 
 def latest_task(api: GlanceAPI, image_id: str, raw: dict[str, Any] | None = None) -> dict[str, Any] | None:

@@ -281,6 +281,8 @@ DEFAULT_HASH_ALGORITHM = "sha512"
 POLL_SECONDS = 1.0
 # Attributes a replacing image inherits from the image it replaces when no option says otherwise.
 _INHERITED_ATTRIBUTES = ("disk_format", "visibility", "os_hidden", "min_disk", "min_ram", "tags")
+# Properties that openstacksdk derives from the data (stale for a replacing image).
+_DATA_PROPERTY_PREFIX = "owner_specified.openstack."
 # Shown in diffs: what a user recognises an image by (no timestamps).
 _DIFF_FIELDS = (
     "id", "name", "status", "size", "disk_format", "container_format", "visibility", "protected", "os_hidden",
@@ -360,7 +362,7 @@ class ImageUploadModule(GlanceModule):
             images = self.api.images_named(self.name)
         protected = [raw["id"] for raw in images if raw.get("protected")]
         if protected and self.params["protected"] is not False:
-            self.fail("delete", f"{', '.join(protected)} protected; give protected: false as well to delete it")
+            self.fail("delete", f"image {', '.join(protected)} is protected; give protected: false as well to delete it")
         result: dict[str, Any] = dict(changed=bool(images), deleted=[raw["id"] for raw in images])
         if self.module._diff:
             result["diff"] = dict(before={"images": [diff_view(image_to_dict(raw)) for raw in images]}, after={"images": []})
@@ -483,11 +485,12 @@ class ImageUploadModule(GlanceModule):
         return local_size == old.get("size") and digests[algorithm] == digest, old_hash, local_hash
 
     def read_digests(self, algorithms: list[str]) -> dict[str, str]:
+        digests: dict[str, str] = {}
         try:
-            return local_digests(self.src, algorithms)
+            digests = local_digests(self.src, algorithms)
         except OSError as error:
             self.fail("upload", f"cannot read src {self.src}: {error.strerror or error}")
-            raise  # unreachable: fail() raises
+        return digests
 
     def check_expected(self, digests: dict[str, str]) -> None:
         if self.expected and digests.get(self.expected[0]) != self.expected[1]:
@@ -547,13 +550,14 @@ class ImageUploadModule(GlanceModule):
     def new_image_attributes(self, old: dict[str, Any] | None) -> dict[str, Any]:
         """POST body of the new image: the options, and for a replacement what the old image had."""
         body = create_attributes(self.params, self.name)
-        if old is None or old.get("status") != "active":
+        if old is None:
             return body
         for attribute in _INHERITED_ATTRIBUTES:
             if attribute not in body and old.get(attribute) is not None:
                 body[attribute] = old[attribute]
         for key, value in custom_properties(old).items():
-            body.setdefault(key, value)
+            if not key.startswith(_DATA_PROPERTY_PREFIX):
+                body.setdefault(key, value)
         return body
 
     def predicted_image(self, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -582,6 +586,8 @@ class ImageUploadModule(GlanceModule):
                     self.verify(raw, stats)
         except BaseException as error:
             self.discard(raw["id"], error)
+            if isinstance(error, (KeyboardInterrupt, UploadInterrupted)):
+                self.fail("upload", f"{error or 'interrupted'}; the new image {raw['id']} was deleted")
             raise
         return raw, stats
 
