@@ -153,6 +153,19 @@ def secret_values(config: Any) -> list[str]:
     return found
 
 
+def build_connection_kwargs(params: dict[str, Any], verb: str = "manage", name: str | None = None) -> dict[str, Any]:
+    """openstack.connect() keywords from the common options (also used by action plugins, without AnsibleModule)."""
+    kwargs = {sdk_key: params.get(option) for option, sdk_key in _CONNECTION_KEYWORDS if params.get(option) is not None}
+    cloud = params.get("cloud")
+    if isinstance(cloud, dict):
+        return dict(cloud, **kwargs)
+    if cloud is not None and not isinstance(cloud, str):
+        raise ImageOperationError(verb, name, "option cloud must be a cloud name or a dictionary")
+    if cloud:
+        kwargs["cloud"] = cloud
+    return kwargs
+
+
 class GlanceModule:
     """Subclasses set ``argument_spec``, ``module_kwargs`` and ``default_verb`` and implement ``run``."""
 
@@ -189,15 +202,7 @@ class GlanceModule:
             self.module.fail_json(msg=f"openstacksdk >= {wanted} is required, but {installed} is installed.")
 
     def connection_kwargs(self) -> dict[str, Any]:
-        kwargs = {sdk_key: self.params[option] for option, sdk_key in _CONNECTION_KEYWORDS if self.params[option] is not None}
-        cloud = self.params["cloud"]
-        if isinstance(cloud, dict):
-            return dict(cloud, **kwargs)
-        if cloud is not None and not isinstance(cloud, str):
-            raise ImageOperationError(self.default_verb, self.image_name, "option cloud must be a cloud name or a dictionary")
-        if cloud:
-            kwargs["cloud"] = cloud
-        return kwargs
+        return build_connection_kwargs(self.params, self.default_verb, self.image_name)
 
     @property
     def conn(self) -> Any:

@@ -253,6 +253,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ansible_collections.glance.images.plugins.module_utils import _import as import_api
 from ansible_collections.glance.images.plugins.module_utils._base import GlanceModule, ImageOperationError, sdk_error_types
 from ansible_collections.glance.images.plugins.module_utils._checksum import ChecksumError, parse_checksum
 from ansible_collections.glance.images.plugins.module_utils._glance import GlanceAPI, custom_properties, image_to_dict
@@ -271,11 +272,6 @@ from ansible_collections.glance.images.plugins.module_utils._upload import (
     local_digests,
     stream_file,
 )
-
-try:
-    from ansible_collections.glance.images.plugins.module_utils import _import as import_api
-except ImportError:
-    import_api = None
 
 DEFAULT_HASH_ALGORITHM = "sha512"
 POLL_SECONDS = 1.0
@@ -421,8 +417,6 @@ class ImageUploadModule(GlanceModule):
             self.fail("upload", f"unknown store {', '.join(unknown)}; the cloud has {', '.join(available) or 'none'}")
 
     def validate_glance_direct(self) -> None:
-        if import_api is None:
-            self.fail("upload", "method glance-direct needs module_utils._import, which is missing from this collection")
         with self.doing("upload"):
             methods = self.api.import_methods()
         if "glance-direct" not in methods:
@@ -609,7 +603,7 @@ class ImageUploadModule(GlanceModule):
     def request_import(self, image_id: str, stores: list[str]) -> None:
         try:
             with self.doing("import"):
-                import_api.request_import(self.api, image_id, {"name": "glance-direct"}, stores=stores or None)
+                import_api.request_import(self.api, image_id, import_api.glance_direct(), stores=stores or None)
         except import_api.GlanceImportError as error:
             self.fail("import", f"Glance refused the glance-direct import: {error.detail}")
 
@@ -635,7 +629,8 @@ class ImageUploadModule(GlanceModule):
                 return self.api.get_image(image_id) or {}
         try:
             with self.doing("import"):
-                result = import_api.wait_for_import(self.api, image_id, self.params["stores"] or None, self.params["timeout"])
+                result = import_api.wait_for_import(self.api, image_id, self.params["stores"] or None, self.params["timeout"],
+                                                    poll_interval=POLL_SECONDS)
         except import_api.GlanceImportError as error:
             self.fail("import", error.detail)
         return result.image

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Benchmark: glance.images.image_upload against a plain ``curl`` PUT of the same file.
+
+    benchmarks/upload.py [--size 1G] [--runs 1] [--file PATH] [--keep-file]
+
+Uploads one file of ``--size`` random bytes twice per run, in one go:
+  * with the module: ``ansible localhost -m glance.images.image_upload`` (create, stream, wait,
+    verify), its process' peak memory read from /proc (VmHWM, sampled until it exits);
+  * with curl: the image is created through the API, then ``curl -T FILE`` PUTs the data to
+    ``/v2/images/{id}/file`` with a token of the same user (the token goes through a header file,
+    never the command line).
+Prints both wall times, their ratio and the module's peak memory; exits 1 when the ratio is above
+``--max-ratio`` (1.15) or the peak memory above ``--max-rss-mib`` (100).
+
+Runs against the cloud of OS_CLOUD / OS_CLIENT_CONFIG_FILE when they are set; otherwise starts the
+repository's local cloud (tools/local-cloud up, honouring GLANCE_IMAGES_CLOUD_DIR,
+GLANCE_IMAGES_CLOUD_PORT_BASE and GLANCE_IMAGES_CLOUD_VENV). Needs the tooling venv (.venv:
+ansible-core, openstacksdk) and curl.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(os.environ.get("GLANCE_IMAGES_TOOL_VENV", REPO / ".venv")) / "bin"
+MIB = 1024 * 1024
+UNITS = {"": 1, "K": 1024, "M": MIB, "G": 1024 * MIB, "T": 1024 * 1024 * MIB}
+
+
+@dataclass
+class Measure:
+    seconds: float
+    peak_rss: int = 0
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(f"size must look like 1G, 512M or 1073741824, not {text!r}")
+    return int(float(match.group(1)) * UNITS[match.group(2).upper()])
+
+
+def log(message: str) -> None:
+    print(f"[benchmark] {message}", file=sys.stderr, flush=True)
+
+
+def ensure_cloud() -> None:
+    """Use the configured cloud, or start the local one and take its environment."""
+    if os.environ.get("OS_CLOUD") and os.environ.get("OS_CLIENT_CONFIG_FILE"):
+        return
+    log("no OS_CLOUD/OS_CLIENT_CONFIG_FILE: starting the local cloud (tools/local-cloud up)")
+    subprocess.run([sys.executable, str(REPO / "tools" / "local-cloud"), "up"], check=True, stdout=subprocess.DEVNULL)
+    env_text = subprocess.run([sys.executable, str(REPO / "tools" / "local-cloud"), "env"], check=True,
+                              capture_output=True, text=True).stdout
+    for line in env_text.splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            os.environ[key] = shlex.split(value)[0] if value else ""
+
+
+def collection_path(workdir: Path) -> str:
+    """A collections path where glance.images is this checkout (the checkout may sit anywhere)."""
+    root = workdir / "collections"
+    link = root / "ansible_collections" / "glance" / "images"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to(REPO)
+    return str(root)
+
+
+def make_file(path: Path, size: int) -> None:
+    log(f"writing {size} random bytes to {path}")
+    with open(path, "wb") as stream:
+        remaining = size
+        while remaining:
+            piece = os.urandom(min(16 * MIB, remaining))
+            stream.write(piece)
+            remaining -= len(piece)
+    # Both uploads read from the page cache; make sure the first one does too.
+    with open(path, "rb") as stream:
+        while stream.read(16 * MIB):
+            pass
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as stream:
+            return [int(child) for child in stream.read().split()]
+    except OSError:
+        return []
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        for child in _children(current):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _module_peak_rss(pid: int) -> int | None:
+    """VmHWM (peak resident memory) in bytes of a process running an AnsiballZ payload."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as stream:
+            if b"AnsiballZ_" not in stream.read():
+                return None
+        with open(f"/proc/{pid}/status") as stream:
+            for line in stream:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def run_module(name: str, src: Path, collections: str) -> tuple[Measure, dict]:
+    args = json.dumps({"name": name, "src": str(src), "disk_format": "raw"})
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.oneline", ANSIBLE_NOCOLOR="1", ANSIBLE_PYTHON_INTERPRETER=str(VENV_BIN / "python"))
+    command = [str(VENV_BIN / "ansible"), "localhost", "-c", "local", "-i", "localhost,", "-m", "glance.images.image_upload", "-a", args]
+    started = time.monotonic()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            for pid in _descendants(process.pid):
+                peak = max(peak, _module_peak_rss(pid) or 0)
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    seconds = time.monotonic() - started
+    stop.set()
+    sampler.join()
+    try:
+        result = json.loads(stdout.split(" => ", 1)[1])
+    except (ValueError, IndexError):
+        raise SystemExit(f"the module run failed:\n{stdout}\n{stderr}") from None
+    if result.get("failed"):
+        raise SystemExit(f"the module failed: {result.get('msg')}")
+    return Measure(seconds, peak), result
+
+
+def run_curl(name: str, src: Path, workdir: Path) -> Measure:
+    """Create the image through the API and PUT the file with curl, timed together like the module."""
+    import openstack  # the tooling venv's openstacksdk
+
+    started = time.monotonic()
+    conn = openstack.connect()
+    endpoint = conn.image.get_endpoint().rstrip("/")
+    if not endpoint.endswith("/v2"):
+        endpoint += "/v2"
+    image = conn.image.post("/images", json={"name": name, "disk_format": "raw", "container_format": "bare"}).json()
+    header_file = workdir / "curl-headers"
+    header_file.touch(mode=0o600)
+    header_file.write_text(f"X-Auth-Token: {conn.auth_token}\nContent-Type: application/octet-stream\n")
+    subprocess.run(["curl", "--silent", "--show-error", "--fail", "-X", "PUT", "-H", f"@{header_file}",
+                    "-T", str(src), f"{endpoint}/images/{image['id']}/file"], check=True)
+    seconds = time.monotonic() - started
+    header_file.unlink()
+    status = conn.image.get(f"/images/{image['id']}").json()["status"]
+    if status != "active":
+        raise SystemExit(f"the curl upload left the image {status}")
+    return Measure(seconds)
+
+
+def delete_images(name: str) -> None:
+    import openstack
+
+    conn = openstack.connect()
+    for hidden in (False, True):
+        for image in conn.image.images(name=name, is_hidden=hidden):
+            conn.image.delete_image(image, ignore_missing=True)
+
+
+def use_tool_venv() -> None:
+    """Re-run under the tooling venv when this Python lacks openstacksdk."""
+    try:
+        import openstack  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+    except ImportError:
+        venv_python = VENV_BIN / "python"
+        if venv_python.exists() and Path(sys.executable) != venv_python:
+            os.execv(str(venv_python), [str(venv_python), __file__, *sys.argv[1:]])
+        raise SystemExit("openstacksdk is missing: create the tooling venv (tools/test units does) or set GLANCE_IMAGES_TOOL_VENV")
+
+
+def main() -> int:
+    use_tool_venv()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=parse_size, default=parse_size("1G"), help="file size (default 1G)")
+    parser.add_argument("--runs", type=int, default=1, help="module+curl pairs to run (medians are reported)")
+    parser.add_argument("--file", type=Path, help="use this file instead of a random one")
+    parser.add_argument("--keep-file", action="store_true", help="do not delete the random file")
+    parser.add_argument("--max-ratio", type=float, default=1.15)
+    parser.add_argument("--max-rss-mib", type=float, default=100.0)
+    args = parser.parse_args()
+
+    ensure_cloud()
+    workdir = Path(tempfile.mkdtemp(prefix="glance-images-bench-"))
+    src = args.file or workdir / "image.raw"
+    if args.file is None:
+        make_file(src, args.size)
+    collections = collection_path(workdir)
+    size = src.stat().st_size
+    name = f"benchmark-upload-{os.getpid()}"
+    modules: list[Measure] = []
+    curls: list[Measure] = []
+    sent_seconds: list[float] = []
+    try:
+        for run in range(1, args.runs + 1):
+            delete_images(name)
+            log(f"run {run}/{args.runs}: image_upload of {size} bytes")
+            measure, result = run_module(name, src, collections)
+            modules.append(measure)
+            sent_seconds.append(result.get("upload_seconds") or 0.0)
+            delete_images(name)
+            log(f"run {run}/{args.runs}: curl PUT of {size} bytes")
+            curls.append(run_curl(name, src, workdir))
+            delete_images(name)
+    finally:
+        delete_images(name)
+        if args.file is None and not args.keep_file:
+            src.unlink(missing_ok=True)
+    return report(size, modules, curls, sent_seconds, args.max_ratio, args.max_rss_mib)
+
+
+def report(size: int, modules: list[Measure], curls: list[Measure], sent_seconds: list[float],
+           max_ratio: float, max_rss_mib: float) -> int:
+    module_seconds = statistics.median(m.seconds for m in modules)
+    curl_seconds = statistics.median(c.seconds for c in curls)
+    peak_mib = max(m.peak_rss for m in modules) / MIB
+    ratio = module_seconds / curl_seconds
+    rows = [
+        ("file size", f"{size / MIB:.0f} MiB ({size} bytes)"),
+        ("runs", str(len(modules))),
+        ("image_upload wall time (ansible command)", f"{module_seconds:.2f} s ({size / MIB / module_seconds:.1f} MiB/s)"),
+        ("  of which streaming the data", f"{statistics.median(sent_seconds):.2f} s"),
+        ("curl PUT wall time (token + create + PUT)", f"{curl_seconds:.2f} s ({size / MIB / curl_seconds:.1f} MiB/s)"),
+        ("ratio image_upload / curl", f"{ratio:.3f} (target <= {max_ratio})"),
+        ("image_upload peak memory (VmHWM)", f"{peak_mib:.1f} MiB (target < {max_rss_mib:.0f} MiB)"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print()
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    ok = ratio <= max_ratio and 0 < peak_mib < max_rss_mib
+    print(f"\nresult: {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
