@@ -66,7 +66,7 @@ def ensure_cloud() -> None:
                               capture_output=True, text=True).stdout
     for line in env_text.splitlines():
         if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
+            key, _sep, value = line[len("export "):].partition("=")
             os.environ[key] = shlex.split(value)[0] if value else ""
 
 
@@ -204,7 +204,7 @@ def use_tool_venv() -> None:
 
 def main() -> int:
     use_tool_venv()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--size", type=parse_size, default=parse_size("1G"), help="file size (default 1G)")
     parser.add_argument("--runs", type=int, default=1, help="module+curl pairs to run (medians are reported)")
     parser.add_argument("--file", type=Path, help="use this file instead of a random one")
@@ -257,7 +257,7 @@ def report(size: int, modules: list[Measure], curls: list[Measure], sent_seconds
         ("ratio image_upload / curl", f"{ratio:.3f} (target <= {max_ratio})"),
         ("image_upload peak memory (VmHWM)", f"{peak_mib:.1f} MiB (target < {max_rss_mib:.0f} MiB)"),
     ]
-    width = max(len(label) for label, _ in rows)
+    width = max(len(row[0]) for row in rows)
     print()
     for label, value in rows:
         print(f"{label:<{width}}  {value}")

@@ -364,6 +364,13 @@ application = initialize_public_application()
 '''
 
 
+def import_methods(region: str) -> list[str]:
+    """RegionOne offers every import method; RegionTwo lacks copy-image, so that tests can see
+    how a module reacts to a method the cloud does not offer."""
+    methods = ["glance-direct", "web-download", "copy-image", "glance-download"]
+    return methods if region == REGION_ONE else [m for m in methods if m != "copy-image"]
+
+
 def glance_conf(layout: Layout, region: str) -> str:
     stores = layout.store_dir(region)
     allowed_ports = sorted({80, 443, layout.www_port, *(layout.glance_port(r)
@@ -374,7 +381,7 @@ bind_host = {HOST}
 bind_port = {layout.glance_port(region)}
 worker_self_reference_url = {layout.glance_url(region)}
 enabled_backends = fs:file, fs2:file
-enabled_import_methods = [glance-direct,web-download,copy-image,glance-download]
+enabled_import_methods = [{','.join(import_methods(region))}]
 image_size_cap = {IMAGE_SIZE_CAP}
 user_storage_quota = 0
 # Small pages, so that listing a few hundred images exercises pagination.

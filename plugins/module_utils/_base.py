@@ -8,6 +8,7 @@ SDK or HTTP error into one readable message: ``Failed to <verb> image <name>: <d
 """
 from __future__ import annotations
 
+import html
 import re
 import traceback
 from contextlib import contextmanager
@@ -109,10 +110,12 @@ def _response_detail(response: Any) -> str:
         for key in ("message", "detail", "title"):
             if inner.get(key):
                 return str(inner[key])
-    text = re.sub(r"<[^>]+>", " ", getattr(response, "text", "") or "")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", getattr(response, "text", "") or ""))
     text = " ".join(text.split())
     reason = f"{response.status_code} {response.reason or ''}".strip()
-    return text[len(reason):].strip() if text.startswith(reason) else text
+    while reason and text.startswith(reason):
+        text = text[len(reason):].strip()
+    return text
 
 
 def describe_sdk_error(error: BaseException) -> str:

@@ -113,7 +113,16 @@ def request_import(api: GlanceAPI, image_id: str, method: dict[str, Any], stores
     try:
         api.request("POST", f"/images/{image_id}/import", json=body)
     except sdk_exceptions.HttpException as error:
-        raise ImportRefused(describe_sdk_error(error)) from error
+        raise ImportRefused(_without_repeated_reason(describe_sdk_error(error))) from error
+
+
+def _without_repeated_reason(detail: str) -> str:
+    """``HTTP 400 Bad Request: 400 Bad Request URI ...`` (Glance's HTML error page) -> ``HTTP 400 Bad Request: URI ...``."""
+    head, separator, rest = detail.partition(": ")
+    reason = head.removeprefix("HTTP ")
+    if separator and reason and rest.startswith(reason + " "):
+        return f"{head}: {rest[len(reason) + 1:]}"
+    return detail
 
 
 def latest_task(api: GlanceAPI, image_id: str, raw: dict[str, Any] | None = None) -> dict[str, Any] | None:

@@ -354,8 +354,8 @@ class ImageFetch:
         )
         if transfer and transfer.restarts:
             self.warnings.extend(f"restarted from the beginning: {reason}" for reason in transfer.restarts)
-        if self.warnings:
-            result["warnings"] = self.warnings
+        for warning in self.warnings:
+            self.module.warn(warning)
         return result
 
     def apply_file_attributes(self, changed: bool, diff: dict[str, Any]) -> bool:

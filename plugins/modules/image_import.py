@@ -311,7 +311,13 @@ from typing import Any
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.glance.images.plugins.module_utils import _import as import_api
-from ansible_collections.glance.images.plugins.module_utils._base import GlanceModule, describe_sdk_error, sdk_error_types
+from ansible_collections.glance.images.plugins.module_utils._base import (
+    GlanceModule,
+    ImageOperationError,
+    describe_sdk_error,
+    sdk_error_types,
+    sdk_exceptions,
+)
 from ansible_collections.glance.images.plugins.module_utils._checksum import ChecksumError, parse_checksum
 from ansible_collections.glance.images.plugins.module_utils._glance import GlanceAPI, image_to_dict, looks_like_id
 from ansible_collections.glance.images.plugins.module_utils._metadata import (
@@ -463,7 +469,7 @@ class ImageImportModule(GlanceModule):
         response = self.api.adapter.request("/info/stores", "GET", raise_exc=False)
         if response.status_code in (404, 410):
             return None
-        self.api.request("GET", "/info/stores")  # raises the SDK error of any other failure
+        sdk_exceptions.raise_from_response(response)
         return [store for store in response.json().get("stores", []) if not store.get("read-only")]
 
     @staticmethod
@@ -489,9 +495,8 @@ class ImageImportModule(GlanceModule):
         present = image_to_dict(raw)["stores"]
         missing = [store for store in target.stores or [] if store not in present]
         operations, before, after = self.metadata_changes(raw)
-        result = self.base_result(raw, bool(missing or operations), before, after, missing)
-        if not result["changed"]:
-            result["stores"] = {store: import_api.SUCCEEDED for store in target.stores or []}
+        result = self.base_result(image_to_dict(raw), bool(missing or operations), before, after, missing)
+        result["stores"] = {store: import_api.PENDING if store in missing else import_api.SUCCEEDED for store in target.stores or []}
         if self.check_mode or not result["changed"]:
             return result
         with self.doing("update"):
@@ -509,21 +514,53 @@ class ImageImportModule(GlanceModule):
         raw = self.find_one("import")
         remote = self.remote_image() if self.method == "glance-download" else None
         if raw is not None and raw.get("status") == "active":
-            return self.keep(raw, target)
+            return self.keep(raw, target, remote)
+        if raw is not None and self.import_in_progress(raw):
+            return self.join(raw, target, remote)
         if raw is not None and raw.get("status") != "queued":
-            self.fail("import", f"image {raw['id']} is {raw.get('status')}: another upload or import is at work on it, "
-                                "or left it so; wait for it, or delete the image")
-        attributes = self.new_attributes(remote)
+            self.fail("import", f"image {raw['id']} is {raw.get('status')} (left so by an earlier upload or import); "
+                                "delete it to import again")
+        attributes = self.new_attributes(remote, raw)
         if raw is None:
-            result = self.base_result(None, True, {}, diff_view(dict(attributes, status="active")), target.stores or [])
+            predicted = image_to_dict(dict(attributes, status=None))
+            after = dict(diff_view(predicted), status="active")
+            result = self.base_result(predicted, True, {}, after, target.stores or [])
         else:
-            operations, before, after = self.metadata_changes(raw, formats=True)
-            result = self.base_result(raw, True, dict(before, status="queued"), dict(after, status="active"), target.stores or [])
+            _operations, before, after = self.metadata_changes(raw, formats=True)
+            result = self.base_result(image_to_dict(raw), True, dict(before, status="queued"), dict(after, status="active"),
+                                      target.stores or [])
         if self.check_mode:
             return result
         return self.finish(result, self.import_data(raw, attributes, target, remote))
 
-    def keep(self, raw: dict[str, Any], target: Target) -> dict[str, Any]:
+    def import_in_progress(self, raw: dict[str, Any]) -> bool:
+        if raw.get("status") in ("importing", "saving"):
+            return True
+        lock = raw.get(import_api.IMPORT_LOCK_KEY)
+        if raw.get("status") != "queued" or not lock:
+            return False
+        with self.doing("find"):
+            task = import_api.latest_task(self.api, raw["id"], raw)
+        return task is not None and task.get("id") == lock and task.get("status") in ("pending", "processing")
+
+    def join(self, raw: dict[str, Any], target: Target, remote: dict[str, Any] | None) -> dict[str, Any]:
+        """An import of this image is already running (an earlier run without wait): wait for it, do not start another."""
+        result = self.base_result(image_to_dict(raw), False, {}, {}, [])
+        if self.check_mode or not self.params["wait"]:
+            result["stores"] = {store: import_api.PENDING for store in target.stores or []}
+            return result
+        watched = sorted(set(import_api.store_list(raw, import_api.IMPORTING_STORES_KEY)) | set(image_to_dict(raw)["stores"]))
+        try:
+            with self.doing("import"):
+                outcome = import_api.wait_for_import(self.api, raw["id"], watched or None, self.params["timeout"],
+                                                     self.poll_interval, before=raw)
+        except import_api.GlanceImportError as error:
+            image = getattr(error, "image", None)
+            self.fail("import", f"the import already running on image {raw['id']} did not succeed: {error.detail}",
+                      image=image_to_dict(image) if image else None, stores=getattr(error, "stores", {}))
+        return self.keep(outcome.image, target, remote)
+
+    def keep(self, raw: dict[str, Any], target: Target, remote: dict[str, Any] | None = None) -> dict[str, Any]:
         """An active image: check its data (when a checksum is given) and update metadata only."""
         conflicts = format_conflicts(raw, self.params)
         if conflicts:
@@ -536,12 +573,14 @@ class ImageImportModule(GlanceModule):
                 self.fail("import", f"image {raw['id']} already exists with other data: expected "
                                     f"{self.expected[0]}:{self.expected[1]}, the image has {self.expected[0]}:{actual}; "
                                     "delete it to import again")
+        elif remote is not None:
+            verified = self.compare_remote_hash(raw, remote, created=False)
         present = image_to_dict(raw)["stores"]
         missing = [store for store in target.stores or [] if store not in present]
         if missing and target.send_stores:
             self.module.warn(f"image {raw['id']} is not in store {', '.join(missing)}; copy it there with method copy-image")
         operations, before, after = self.metadata_changes(raw)
-        result = self.base_result(raw, bool(operations), before, after, [])
+        result = self.base_result(image_to_dict(raw), bool(operations), before, after, [])
         result["stores"] = {store: import_api.SUCCEEDED if store in present else import_api.FAILED for store in target.stores or []}
         result["verified"] = verified
         if operations and not self.check_mode:
@@ -549,8 +588,9 @@ class ImageImportModule(GlanceModule):
                 result["image"] = image_to_dict(self.api.update_image(raw["id"], operations))
         return result
 
-    def new_attributes(self, remote: dict[str, Any] | None) -> dict[str, Any]:
+    def new_attributes(self, remote: dict[str, Any] | None, raw: dict[str, Any] | None) -> dict[str, Any]:
         params = dict(self.params)
+        params["disk_format"] = params["disk_format"] or (raw or {}).get("disk_format")
         if remote is not None:
             params["disk_format"] = params["disk_format"] or remote.get("disk_format")
             for option in ("disk_format", "container_format"):
@@ -630,19 +670,19 @@ class ImageImportModule(GlanceModule):
             self.fail("import", f"{error.detail}; the image was left as it is",
                       image=image_to_dict(error.image) if error.image else None, stores=error.stores)
         except import_api.ImportFailed as error:
-            self.report_failure(raw, created, error)
+            raise self.failure(raw, created, error) from error
         failed = [store for store, state in result.stores.items() if state == import_api.FAILED]
         if failed:
             self.module.warn(f"the import to store {', '.join(failed)} failed; the image is in {', '.join(image_to_dict(result.image)['stores'])}")
         return Outcome(result.image, result.stores)
 
-    def report_failure(self, raw: dict[str, Any], created: bool, error: import_api.ImportFailed) -> None:
+    def failure(self, raw: dict[str, Any], created: bool, error: import_api.ImportFailed) -> ImageOperationError:
         detail = f"the {self.method} import failed: {error.detail}"
         hint = self.uri_hint() if self.method == "web-download" else ""
-        deleted = created and self.method != "copy-image" and self.discard(raw, True, error)
+        deleted = created and self.discard(raw, True, error)
         fate = "; the image was deleted" if deleted else ""
-        self.fail("import", detail + hint + fate, image=None if deleted or not error.image else image_to_dict(error.image),
-                  stores=error.stores)
+        image = None if deleted or not error.image else image_to_dict(error.image)
+        return ImageOperationError("import", self.name, detail + hint + fate, image=image, stores=error.stores)
 
     def uri_hint(self) -> str:
         """What the URI answers from this host: Glance's task message rarely says why a download failed."""
@@ -685,17 +725,26 @@ class ImageImportModule(GlanceModule):
             if actual != expected:
                 self.mismatch(raw, f"{algorithm}:{expected}", f"{algorithm}:{actual}")
             return how
-        if remote and remote.get("os_hash_algo") and remote.get("os_hash_value"):
-            actual = import_api.glance_digest(raw, remote["os_hash_algo"])
-            if actual != remote["os_hash_value"]:
-                self.mismatch(raw, f"{remote['os_hash_algo']}:{remote['os_hash_value']} (remote image)",
-                              f"{remote['os_hash_algo']}:{actual}")
-            return "remote-hash"
+        if remote is not None:
+            return self.compare_remote_hash(raw, remote, created=True)
         return staged
 
-    def mismatch(self, raw: dict[str, Any], expected: str, actual: str) -> None:
-        deleted = self.discard(raw, True, ValueError("checksum mismatch"))
-        self.fail("import", f"checksum mismatch: expected {expected}, the imported image has {actual}"
+    def compare_remote_hash(self, raw: dict[str, Any], remote: dict[str, Any], created: bool) -> str | None:
+        algorithm, expected = remote.get("os_hash_algo"), remote.get("os_hash_value")
+        if not (algorithm and expected):
+            return None
+        actual = import_api.glance_digest(raw, algorithm)
+        if actual is None:
+            with self.doing("download"):
+                actual = import_api.stream_image_digest(self.api, raw["id"], algorithm)
+        if actual != expected:
+            self.mismatch(raw, f"{algorithm}:{expected} (remote image)", f"{algorithm}:{actual}", created)
+        return "remote-hash"
+
+    def mismatch(self, raw: dict[str, Any], expected: str, actual: str, created: bool = True) -> None:
+        deleted = self.discard(raw, created, ValueError("checksum mismatch"))
+        what = "the imported image" if created else f"the existing image {raw['id']}"
+        self.fail("import", f"checksum mismatch: expected {expected}, {what} has {actual}"
                             + ("; the image was deleted" if deleted else ""))
 
     # ---- glance-download -------------------------------------------------------------------------
@@ -729,17 +778,13 @@ class ImageImportModule(GlanceModule):
                     before[attribute], after[attribute] = raw.get(attribute), wanted
         return operations, before, after
 
-    def base_result(self, raw: dict[str, Any] | None, changed: bool, before: dict[str, Any], after: dict[str, Any],
+    def base_result(self, image: dict[str, Any], changed: bool, before: dict[str, Any], after: dict[str, Any],
                     pending_stores: list[str]) -> dict[str, Any]:
-        if raw is None:
-            image = image_to_dict(create_attributes_view(after, self.name))
-        else:
-            image = image_to_dict(raw)
         result: dict[str, Any] = dict(changed=changed, image=image, verified=None,
                                       stores={store: import_api.PENDING for store in pending_stores})
         if pending_stores:
             after = dict(after, stores=sorted(set(image.get("stores") or []) | set(pending_stores)))
-            before = dict(before, stores=image.get("stores") or []) if raw is not None else before
+            before = dict(before, stores=image.get("stores") or []) if image.get("id") else before
         if self.module._diff:
             result["diff"] = dict(before=before, after=after)
         return result
@@ -749,15 +794,6 @@ class ImageImportModule(GlanceModule):
         result["stores"] = outcome.stores
         result["verified"] = outcome.verified
         return result
-
-
-def create_attributes_view(after: dict[str, Any], name: str) -> dict[str, Any]:
-    """An image as it would be created (check mode): the diff's 'after', without the unknowns."""
-    view = {key: value for key, value in after.items() if key not in ("properties", "stores")}
-    view.update(after.get("properties") or {})
-    view["name"] = name
-    view["status"] = None
-    return view
 
 
 def main() -> None:

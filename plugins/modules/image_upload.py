@@ -13,7 +13,7 @@ description:
   - The image is found by its exact name (never a glob); hidden images count. Two images with
     that name are an error that lists their IDs.
   - A new image is created, the file is streamed to Glance in one pass (read once, hashed while it
-    is sent, never held in memory), and once the image is V(active) Glance's O(image.os_hash_value)
+    is sent, never held in memory), and once the image is V(active) Glance's RV(image.os_hash_value)
     is compared with the hash computed while streaming. On a mismatch, or any other failure after
     the image was created, the new image is deleted and the module fails.
   - When the image already exists and is active, the module decides from the size, then the hash,
@@ -144,7 +144,7 @@ attributes:
     support: full
     description: Shows the image before and after (created, updated, replaced or deleted).
 author:
-  - glance.images developers
+  - glance.images developers (@glance-images)
 """
 
 EXAMPLES = r"""
@@ -185,33 +185,98 @@ EXAMPLES = r"""
 RETURN = r"""
 image:
   description:
-    - The image (same shape as an item of P(glance.images.image_info#module):images)).
+    - The image, in the same shape as an item of the C(images) that P(glance.images.image_info#module) returns.
     - In check mode, for an image that would be created or replaced, what is known beforehand
       (ID and dates are then null).
   returned: when O(state=present)
   type: dict
   contains:
-    id: {description: Image ID., type: str, returned: always}
-    name: {description: Image name., type: str, returned: always}
-    status: {description: Image status (V(active) after a verified upload)., type: str, returned: always}
-    size: {description: Size of the image data in bytes., type: int, returned: always}
-    virtual_size: {description: Virtual size of the disk in bytes, when known., type: int, returned: always}
-    disk_format: {description: Disk format., type: str, returned: always}
-    container_format: {description: Container format., type: str, returned: always}
-    visibility: {description: V(public), V(community), V(shared) or V(private)., type: str, returned: always}
-    protected: {description: Whether the image is protected from deletion., type: bool, returned: always}
-    os_hidden: {description: Whether the image is hidden from default lists., type: bool, returned: always}
-    owner: {description: ID of the project that owns the image., type: str, returned: always}
-    tags: {description: Image tags, sorted., type: list, elements: str, returned: always}
-    checksum: {description: MD5 checksum of the data., type: str, returned: always}
-    os_hash_algo: {description: Algorithm of O(image.os_hash_value)., type: str, returned: always}
-    os_hash_value: {description: Hex digest of the data with O(image.os_hash_algo)., type: str, returned: always}
-    min_disk: {description: Minimum disk size in GB., type: int, returned: always}
-    min_ram: {description: Minimum RAM in MB., type: int, returned: always}
-    created_at: {description: Creation time., type: str, returned: always}
-    updated_at: {description: Last update time., type: str, returned: always}
-    stores: {description: Stores that hold the data., type: list, elements: str, returned: always}
-    properties: {description: Custom properties., type: dict, returned: always}
+    id:
+      description: Image ID.
+      type: str
+      returned: always
+    name:
+      description: Image name.
+      type: str
+      returned: always
+    status:
+      description: Image status (V(active) after a verified upload).
+      type: str
+      returned: always
+    size:
+      description: Size of the image data in bytes.
+      type: int
+      returned: always
+    virtual_size:
+      description: Virtual size of the disk in bytes, when known.
+      type: int
+      returned: always
+    disk_format:
+      description: Disk format.
+      type: str
+      returned: always
+    container_format:
+      description: Container format.
+      type: str
+      returned: always
+    visibility:
+      description: V(public), V(community), V(shared) or V(private).
+      type: str
+      returned: always
+    protected:
+      description: Whether the image is protected from deletion.
+      type: bool
+      returned: always
+    os_hidden:
+      description: Whether the image is hidden from default lists.
+      type: bool
+      returned: always
+    owner:
+      description: ID of the project that owns the image.
+      type: str
+      returned: always
+    tags:
+      description: Image tags, sorted.
+      type: list
+      elements: str
+      returned: always
+    checksum:
+      description: MD5 checksum of the data.
+      type: str
+      returned: always
+    os_hash_algo:
+      description: Algorithm of RV(image.os_hash_value).
+      type: str
+      returned: always
+    os_hash_value:
+      description: Hex digest of the data with RV(image.os_hash_algo).
+      type: str
+      returned: always
+    min_disk:
+      description: Minimum disk size in GB.
+      type: int
+      returned: always
+    min_ram:
+      description: Minimum RAM in MB.
+      type: int
+      returned: always
+    created_at:
+      description: Creation time.
+      type: str
+      returned: always
+    updated_at:
+      description: Last update time.
+      type: str
+      returned: always
+    stores:
+      description: Stores that hold the data.
+      type: list
+      elements: str
+      returned: always
+    properties:
+      description: Custom properties.
+      type: dict
+      returned: always
   sample:
     id: 5f5a0c1e-8c2f-4c7c-9b11-3a2b2f1c9e10
     name: ubuntu-24.04

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import openstack
 
@@ -42,39 +41,43 @@ def purge(args) -> None:
         for image in doomed:
             if image.is_protected:
                 conn.image.update_image(image, is_protected=False)
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda image: conn.image.delete_image(image, ignore_missing=True), doomed))
+        # One at a time: the local cloud's SQLite database refuses concurrent writers.
+        for image in doomed:
+            conn.image.delete_image(image, ignore_missing=True)
         print(f"{cloud}: deleted {len(doomed)} images")
+
+
+def api(conn, method: str, path: str, **kwargs):
+    response = conn.image.request(path, method, raise_exc=False, **kwargs)
+    openstack.exceptions.raise_from_response(response)
+    return response
 
 
 def create(args) -> None:
     conn = connect(args.cloud)
-    attrs = dict(name=args.name, disk_format=args.disk_format, container_format="bare",
-                 visibility=args.visibility, is_hidden=args.hidden, is_protected=args.protected,
-                 min_disk=args.min_disk, min_ram=args.min_ram, tags=args.tag or [])
+    body = dict(name=args.name, disk_format=args.disk_format, container_format="bare",
+                visibility=args.visibility, os_hidden=args.hidden, protected=args.protected,
+                min_disk=args.min_disk, min_ram=args.min_ram, tags=args.tag or [])
     for item in args.property or []:
         key, _sep, value = item.partition("=")
-        attrs[key] = value
-    image = conn.image.create_image(**attrs)
+        body[key] = value
+    image = api(conn, "POST", "/images", json=body).json()
     if args.size is not None:
-        data = os.urandom(args.size) if args.size else b""
-        response = conn.image.put(f"images/{image.id}/file", data=data,
-                                  headers={"Content-Type": "application/octet-stream"})
-        openstack.exceptions.raise_from_response(response)
+        api(conn, "PUT", f"/images/{image['id']}/file", data=os.urandom(args.size),
+            headers={"Content-Type": "application/octet-stream"})
     for project in args.share_with or []:
-        target = connect(project).current_project_id if project in CLOUDS else project
-        conn.image.add_member(image, member=target)
+        member = connect(project).current_project_id if project in CLOUDS else project
+        api(conn, "POST", f"/images/{image['id']}/members", json={"member": member})
         if args.accept and project in CLOUDS:
-            connect(project).image.update_member(target, image, status="accepted")
-    print(json.dumps(conn.image.get(f"images/{image.id}").json()))
+            api(connect(project), "PUT", f"/images/{image['id']}/members/{member}", json={"status": "accepted"})
+    print(json.dumps(api(conn, "GET", f"/images/{image['id']}").json()))
 
 
 def bulk(args) -> None:
     conn = connect(args.cloud)
     names = [f"{args.prefix}-{index:04d}" for index in range(args.count)]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda name: conn.image.create_image(name=name, disk_format="raw", container_format="bare",
-                                                           tags=[args.prefix]), names))
+    for name in names:
+        api(conn, "POST", "/images", json={"name": name, "disk_format": "raw", "container_format": "bare", "tags": [args.prefix]})
     print(json.dumps({"created": len(names)}))
 
 

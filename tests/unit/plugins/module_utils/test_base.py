@@ -114,7 +114,7 @@ def test_helpers():
 
 def test_html_error_bodies_are_reduced_to_their_explanation():
     response = make_response(400)
-    response._content = b"<html><body><h1>400 Bad Request</h1>Invalid sort key: foo<br /><br />\n</body></html>"
+    response._content = b"<html><head><title>400 Bad Request</title></head><body><h1>400 Bad Request</h1>Invalid sort key: foo<br />\n</body></html>"
     response.headers["Content-Type"] = "text/html"
     try:
         sdk_exceptions.raise_from_response(response)
