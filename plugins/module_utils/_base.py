@@ -125,7 +125,7 @@ def describe_sdk_error(error: BaseException) -> str:
     if not detail:
         detail = getattr(error, "details", None) or getattr(error, "message", None) or str(error) or type(error).__name__
     detail = " ".join(str(detail).split())
-    status = getattr(error, "status_code", None)
+    status = getattr(error, "status_code", None) or getattr(error, "http_status", None)
     if status:
         reason = getattr(response, "reason", "") or ""
         return f"HTTP {status} {reason}".rstrip() + (f": {detail}" if detail else "")
