@@ -254,6 +254,7 @@ def report(size: int, modules: list[Measure], curls: list[Measure], sent_seconds
         ("image_upload wall time (ansible command)", f"{module_seconds:.2f} s ({size / MIB / module_seconds:.1f} MiB/s)"),
         ("  of which streaming the data", f"{statistics.median(sent_seconds):.2f} s"),
         ("curl PUT wall time (token + create + PUT)", f"{curl_seconds:.2f} s ({size / MIB / curl_seconds:.1f} MiB/s)"),
+        ("every run: image_upload / curl", ", ".join(f"{m.seconds:.2f}/{c.seconds:.2f} s" for m, c in zip(modules, curls))),
         ("ratio image_upload / curl", f"{ratio:.3f} (target <= {max_ratio})"),
         ("image_upload peak memory (VmHWM)", f"{peak_mib:.1f} MiB (target < {max_rss_mib:.0f} MiB)"),
     ]

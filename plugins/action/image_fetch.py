@@ -150,13 +150,17 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = True
 
+    def _test_endpoint(self, task_vars: dict[str, Any]) -> str | None:
+        value = task_vars.get(TEST_ENDPOINT_VARIABLE)
+        return str(self._templar.template(value)) if value else None
+
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
         _validation, params = self.validate_argument_spec(argument_spec=public_argument_spec())
         try:
-            internal = resolve(params, task_vars.get(TEST_ENDPOINT_VARIABLE))
+            internal = resolve(params, self._test_endpoint(task_vars))
         except ImageOperationError as error:
             result.update(failed=True, msg=error.message)
             return result

@@ -425,7 +425,10 @@ class Transfer:
                    "User-Agent": "glance.images-image_fetch"}
         if self.offset:
             headers["Range"] = f"bytes={self.offset}-"
-        request = urllib.request.Request(self.image.url, headers=headers)
+        try:
+            request = urllib.request.Request(self.image.url, headers=headers)
+        except ValueError as error:
+            raise FetchError(f"invalid image data URL: {error}") from None
         try:
             return self.opener.open(request, timeout=self.read_timeout)
         except urllib.error.HTTPError as error:

@@ -678,6 +678,9 @@ class ImageImportModule(GlanceModule):
 
     def failure(self, raw: dict[str, Any], created: bool, error: import_api.ImportFailed) -> ImageOperationError:
         detail = f"the {self.method} import failed: {error.detail}"
+        stores = list(error.stores)
+        if self.params["all_stores_must_succeed"] and len(stores) > 1:
+            detail += " (when one store fails, Glance removes the data from the others and lists them as failed too)"
         hint = self.uri_hint() if self.method == "web-download" else ""
         deleted = created and self.discard(raw, True, error)
         fate = "; the image was deleted" if deleted else ""
@@ -687,12 +690,12 @@ class ImageImportModule(GlanceModule):
     def uri_hint(self) -> str:
         """What the URI answers from this host: Glance's task message rarely says why a download failed."""
         try:
-            with open_url(self.params["uri"], method="HEAD", timeout=5, validate_certs=False) as response:
-                return f" (from the host running this module, the URI answers HTTP {response.status})"
+            with open_url(self.params["uri"], method="HEAD", timeout=5, validate_certs=False):
+                return ""
         except Exception as error:  # pylint: disable=broad-exception-caught
             status = getattr(error, "code", None)
-            return f" (from the host running this module, the URI answers HTTP {status})" if status else \
-                f" (from the host running this module, the URI cannot be read: {error})"
+            problem = f"answers HTTP {status}" if status else f"cannot be read: {error}"
+            return f" (from the host running this module, the URI {problem})"
 
     def discard(self, raw: dict[str, Any], created: bool, cause: BaseException) -> bool:
         """Delete the image this run created; never hides the failure that led here."""

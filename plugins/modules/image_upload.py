@@ -319,7 +319,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ansible_collections.glance.images.plugins.module_utils import _import as import_api
-from ansible_collections.glance.images.plugins.module_utils._base import GlanceModule, ImageOperationError, sdk_error_types
+from ansible_collections.glance.images.plugins.module_utils._base import GlanceModule, ImageOperationError
 from ansible_collections.glance.images.plugins.module_utils._checksum import ChecksumError, parse_checksum
 from ansible_collections.glance.images.plugins.module_utils._glance import GlanceAPI, custom_properties, image_to_dict
 from ansible_collections.glance.images.plugins.module_utils._metadata import (
@@ -646,7 +646,7 @@ class ImageUploadModule(GlanceModule):
         except BaseException as error:
             self.discard(raw["id"], error)
             if isinstance(error, (KeyboardInterrupt, UploadInterrupted)):
-                self.fail("upload", f"{error or 'interrupted'}; the new image {raw['id']} was deleted")
+                self.fail("upload", f"interrupted ({error or type(error).__name__}); the new image {raw['id']} was deleted")
             raise
         return raw, stats
 
@@ -659,9 +659,7 @@ class ImageUploadModule(GlanceModule):
                                        store=stores[0] if stores else None)
                 stats = stream_file(self.api, f"/images/{image_id}/stage", self.src, algorithms)
         except OSError as error:
-            if isinstance(error, sdk_error_types()):
-                raise
-            self.fail("upload", f"cannot read src {self.src}: {error.strerror or error}")
+            self.fail("upload", f"sending src {self.src} failed: {error.strerror or error}")
         self.request_import(image_id, stores)
         return stats
 

@@ -371,3 +371,43 @@ def test_reserved_property_fails_before_anything(glance, capsys, src):
     code, result = upload(capsys, src, properties={"os_glance_x": "1"})
     assert code == 1 and "reserved" in result["msg"]
     assert fake.calls == []
+
+
+def test_read_error_while_streaming_deletes_the_new_image(glance, capsys, src, monkeypatch):
+    fake = glance()
+
+    def broken_stream(*_args: Any, **_kwargs: Any):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(image_upload, "stream_file", broken_stream)
+    code, result = upload(capsys, src)
+    assert code == 1 and "Input/output error" in result["msg"]
+    assert fake.images == {}
+
+
+def test_interrupted_upload_deletes_the_new_image(glance, capsys, src, monkeypatch):
+    fake = glance()
+
+    def interrupted(*_args: Any, **_kwargs: Any):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(image_upload, "stream_file", interrupted)
+    code, result = upload(capsys, src)
+    assert code == 1 and "interrupted" in result["msg"] and "was deleted" in result["msg"]
+    assert fake.images == {}
+
+
+def test_glance_hashing_with_another_algorithm_is_verified_with_a_second_read(glance, capsys, src, monkeypatch):
+    fake = glance()
+    original = fake.put_data
+
+    def sha256_glance(image: dict[str, Any], data: bytes, store: str | None):
+        response = original(image, data, store)
+        image.update(os_hash_algo="sha256", os_hash_value=hashlib.sha256(data).hexdigest())
+        return response
+
+    monkeypatch.setattr(fake, "put_data", sha256_glance)
+    code, result = upload(capsys, src)
+    assert code == 0 and result["image"]["os_hash_algo"] == "sha256"
+    print(result)
+    assert any("read once more" in warning for warning in result["warnings"])
