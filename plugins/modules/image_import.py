@@ -193,7 +193,7 @@ attributes:
     support: full
     description: Shows the image before and after.
 author:
-  - glance.images developers
+  - glance.images developers (@glance-images)
 """
 
 EXAMPLES = r"""
@@ -244,27 +244,92 @@ image:
   returned: when O(state=present)
   type: dict
   contains:
-    id: {description: Image ID., type: str, returned: always}
-    name: {description: Image name., type: str, returned: always}
-    status: {description: Image status (V(active) after a successful import)., type: str, returned: always}
-    size: {description: Size of the image data in bytes., type: int, returned: always}
-    virtual_size: {description: Virtual size of the disk in bytes, when known., type: int, returned: always}
-    disk_format: {description: Disk format., type: str, returned: always}
-    container_format: {description: Container format., type: str, returned: always}
-    visibility: {description: V(public), V(community), V(shared) or V(private)., type: str, returned: always}
-    protected: {description: Whether the image is protected from deletion., type: bool, returned: always}
-    os_hidden: {description: Whether the image is hidden from default lists., type: bool, returned: always}
-    owner: {description: ID of the project that owns the image., type: str, returned: always}
-    tags: {description: Image tags, sorted., type: list, elements: str, returned: always}
-    checksum: {description: MD5 checksum of the data., type: str, returned: always}
-    os_hash_algo: {description: Algorithm of O(image.os_hash_value)., type: str, returned: always}
-    os_hash_value: {description: Hex digest of the data with O(image.os_hash_algo)., type: str, returned: always}
-    min_disk: {description: Minimum disk size in GB., type: int, returned: always}
-    min_ram: {description: Minimum RAM in MB., type: int, returned: always}
-    created_at: {description: Creation time., type: str, returned: always}
-    updated_at: {description: Last update time., type: str, returned: always}
-    stores: {description: Stores that hold the data., type: list, elements: str, returned: always}
-    properties: {description: Custom properties., type: dict, returned: always}
+    id:
+      description: Image ID.
+      type: str
+      returned: always
+    name:
+      description: Image name.
+      type: str
+      returned: always
+    status:
+      description: Image status (V(active) after a successful import).
+      type: str
+      returned: always
+    size:
+      description: Size of the image data in bytes.
+      type: int
+      returned: always
+    virtual_size:
+      description: Virtual size of the disk in bytes, when known.
+      type: int
+      returned: always
+    disk_format:
+      description: Disk format.
+      type: str
+      returned: always
+    container_format:
+      description: Container format.
+      type: str
+      returned: always
+    visibility:
+      description: V(public), V(community), V(shared) or V(private).
+      type: str
+      returned: always
+    protected:
+      description: Whether the image is protected from deletion.
+      type: bool
+      returned: always
+    os_hidden:
+      description: Whether the image is hidden from default lists.
+      type: bool
+      returned: always
+    owner:
+      description: ID of the project that owns the image.
+      type: str
+      returned: always
+    tags:
+      description: Image tags, sorted.
+      type: list
+      elements: str
+      returned: always
+    checksum:
+      description: MD5 checksum of the data.
+      type: str
+      returned: always
+    os_hash_algo:
+      description: Algorithm of RV(image.os_hash_value).
+      type: str
+      returned: always
+    os_hash_value:
+      description: Hex digest of the data with RV(image.os_hash_algo).
+      type: str
+      returned: always
+    min_disk:
+      description: Minimum disk size in GB.
+      type: int
+      returned: always
+    min_ram:
+      description: Minimum RAM in MB.
+      type: int
+      returned: always
+    created_at:
+      description: Creation time.
+      type: str
+      returned: always
+    updated_at:
+      description: Last update time.
+      type: str
+      returned: always
+    stores:
+      description: Stores that hold the data.
+      type: list
+      elements: str
+      returned: always
+    properties:
+      description: Custom properties.
+      type: dict
+      returned: always
   sample:
     id: 5f5a0c1e-8c2f-4c7c-9b11-3a2b2f1c9e10
     name: debian-13

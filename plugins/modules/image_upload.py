@@ -379,7 +379,7 @@ def terminate_as_exception() -> Iterator[None]:
     """SIGTERM raises inside the upload, so that the image created so far can still be deleted."""
 
     def interrupt(signum: int, _frame: Any) -> None:
-        raise UploadInterrupted(f"interrupted by signal {signum}")
+        raise UploadInterrupted(f"signal {signum}")
 
     try:
         previous = signal.signal(signal.SIGTERM, interrupt)
@@ -646,7 +646,7 @@ class ImageUploadModule(GlanceModule):
         except BaseException as error:
             self.discard(raw["id"], error)
             if isinstance(error, (KeyboardInterrupt, UploadInterrupted)):
-                self.fail("upload", f"interrupted ({error or type(error).__name__}); the new image {raw['id']} was deleted")
+                self.fail("upload", f"interrupted ({str(error) or type(error).__name__}); the new image {raw['id']} was deleted")
             raise
         return raw, stats
 

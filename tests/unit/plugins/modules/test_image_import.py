@@ -105,6 +105,10 @@ def glance(monkeypatch: pytest.MonkeyPatch) -> FakeGlance:
     import openstack
     monkeypatch.setattr(openstack, "connect", lambda **kwargs: FakeConnection(fake))
     monkeypatch.setattr(image_import.ImageImportModule, "poll_interval", 0.01)
+    # Tests that load controller code flag the process as the controller, where module warnings are
+    # displayed instead of returned; a module never runs there.
+    from ansible.module_utils import _internal
+    monkeypatch.setattr(_internal, "is_controller", False)
     monkeypatch.setattr(image_import.ImageImportModule, "uri_hint", lambda self: " (URI answers HTTP 404)")
     return fake
 
