@@ -21,7 +21,7 @@ faster than the SDK loop and the curl pipeline, peak memory under ``--max-rss-mi
 Runs against the cloud of OS_CLOUD / OS_CLIENT_CONFIG_FILE when both are set; otherwise starts the
 repository's local cloud (tools/local-cloud up, honouring GLANCE_IMAGES_CLOUD_DIR,
 GLANCE_IMAGES_CLOUD_PORT_BASE and GLANCE_IMAGES_CLOUD_VENV). The image (``bench-fetch-<size>``)
-is kept for the next run unless ``--delete-image``. Needs the tooling venv (.venv) and curl.
+is kept for the next run unless ``--delete-image``. Needs the tooling venv (.venv; the script re-runs itself with it) and curl.
 """
 from __future__ import annotations
 
@@ -214,7 +214,7 @@ class Bench:
         return seconds - info, peak
 
     def curl(self, dest: Path) -> tuple[float, int]:
-        seconds, peak, _ = run_child(["curl", "-sS", "-f", "-H", self.fresh_token_headers(), "-o", str(dest), self.url])
+        seconds, peak, _stdout = run_child(["curl", "-sS", "-f", "-H", self.fresh_token_headers(), "-o", str(dest), self.url])
         return seconds, peak
 
     def curl_pipeline(self, dest: Path) -> tuple[float, int]:
@@ -280,8 +280,20 @@ class Bench:
         return all(checks.values())
 
 
+def use_tool_venv() -> None:
+    """Re-run with the tooling venv's Python when this one lacks openstacksdk."""
+    try:
+        import openstack  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+    except ImportError:
+        venv_python = VENV_BIN / "python"
+        if Path(sys.executable) != venv_python and venv_python.exists():
+            os.execv(str(venv_python), [str(venv_python), *sys.argv])
+        raise
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    use_tool_venv()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--size", type=parse_size, default=1024 * MIB, help="image size (default 1G)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--chunk-size", type=int, default=4 * MIB)

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -237,8 +238,10 @@ def main() -> int:
             delete_images(name)
     finally:
         delete_images(name)
-        if args.file is None and not args.keep_file:
-            src.unlink(missing_ok=True)
+        if args.keep_file:
+            log(f"kept {src}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     return report(size, modules, curls, sent_seconds, args.max_ratio, args.max_rss_mib)
 
 

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, Callable
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 MIN_CHUNK_SIZE = 64 * 1024
 MAX_CHUNK_SIZE = 64 * 1024 * 1024
-QUEUE_DEPTH = 4
+QUEUE_DEPTH = 6  # pool buffers: chunks being received, written and hashed at once
 DEFAULT_READ_TIMEOUT = 60
 MAX_BACKOFF = 30
 REHASH_CHUNK_SIZE = 4 * 1024 * 1024
@@ -243,13 +243,34 @@ def file_digests(path: str, algorithms: list[str]) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # Overlapping receive, write and hash
 
-class _Consumer(threading.Thread):
-    """Applies ``work`` to every chunk from its bounded queue; remembers the first error."""
+class _Chunk:
+    """A filled pool buffer on its way through the consumers; back to the pool when all are done."""
 
-    def __init__(self, work: Callable[[bytes], None], depth: int) -> None:
+    __slots__ = ("buffer", "data", "pending", "lock", "pool")
+
+    def __init__(self, buffer: bytearray, length: int, consumers: int, pool: queue.Queue) -> None:
+        self.buffer = buffer
+        self.data = memoryview(buffer)[:length]
+        self.pending = consumers
+        self.lock = threading.Lock()
+        self.pool = pool
+
+    def done(self) -> None:
+        with self.lock:
+            self.pending -= 1
+            last = self.pending == 0
+        if last:
+            self.data.release()
+            self.pool.put(self.buffer)
+
+
+class _Consumer(threading.Thread):
+    """Applies ``work`` to every chunk from its queue; remembers the first error."""
+
+    def __init__(self, work: Callable[[memoryview], None]) -> None:
         super().__init__(daemon=True)
         self.work = work
-        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.queue: queue.Queue = queue.Queue()
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -257,14 +278,16 @@ class _Consumer(threading.Thread):
             chunk = self.queue.get()
             if chunk is None:
                 return
-            if self.error is None:
-                try:
-                    self.work(chunk)
-                except BaseException as error:  # reported by ChunkPipeline.close()
-                    self.error = error
+            try:
+                if self.error is None:
+                    self.work(chunk.data)
+            except BaseException as error:  # reported by ChunkPipeline.raise_error()
+                self.error = error
+            finally:
+                chunk.done()
 
 
-def write_all(stream: BinaryIO, chunk: bytes) -> None:
+def write_all(stream: BinaryIO, chunk: memoryview) -> None:
     view = memoryview(chunk)
     while view:
         written = stream.write(view)
@@ -288,7 +311,7 @@ class FileWriter:
         self.previous = offset
         self.advise = getattr(os, "posix_fadvise", None)
 
-    def __call__(self, chunk: bytes) -> None:
+    def __call__(self, chunk: memoryview) -> None:
         write_all(self.stream, chunk)
         self.position += len(chunk)
         if self.advise is not None and self.position - self.flushed >= WRITEBACK_WINDOW:
@@ -298,20 +321,34 @@ class FileWriter:
 
 
 class ChunkPipeline:
-    """Feeds every chunk, in order, to a file writer and to each hash object, each in its own thread."""
+    """Feeds every chunk, in order, to a file writer and to each hash object, each in its own thread.
 
-    def __init__(self, stream: BinaryIO, hashers: dict[str, Any], offset: int, depth: int = QUEUE_DEPTH) -> None:
-        self.consumers = [_Consumer(FileWriter(stream, offset), depth)]
-        self.consumers.extend(_Consumer(hasher.update, depth) for hasher in hashers.values())
+    The reader fills buffers taken from a fixed pool (``buffer()`` blocks while all are in use), so
+    memory is ``depth * chunk_size`` whatever the image size, and no buffer is allocated per chunk.
+    """
+
+    def __init__(self, stream: BinaryIO, hashers: dict[str, Any], offset: int, chunk_size: int,
+                 depth: int = QUEUE_DEPTH) -> None:
+        self.pool: queue.Queue = queue.Queue()
+        for _index in range(depth):
+            self.pool.put(bytearray(chunk_size))
+        self.consumers = [_Consumer(FileWriter(stream, offset))]
+        self.consumers.extend(_Consumer(hasher.update) for hasher in hashers.values())
         for consumer in self.consumers:
             consumer.start()
 
-    def feed(self, chunk: bytes) -> None:
-        for consumer in self.consumers:
-            if consumer.error is not None:
-                break
-            consumer.queue.put(chunk)
+    def buffer(self) -> bytearray:
+        return self.pool.get()
+
+    def feed(self, buffer: bytearray, length: int) -> None:
+        """Hand the first ``length`` bytes of a pool buffer to every consumer."""
         self.raise_error()
+        chunk = _Chunk(buffer, length, len(self.consumers), self.pool)
+        for consumer in self.consumers:
+            consumer.queue.put(chunk)
+
+    def give_back(self, buffer: bytearray) -> None:
+        self.pool.put(buffer)
 
     def raise_error(self) -> None:
         for consumer in self.consumers:
@@ -449,7 +486,7 @@ class Transfer:
                 self.restart(stream, hashers, f"the server ignored the Range request for byte {self.offset}")
             self._check_response(response)
             stream.seek(self.offset)
-            pipeline = ChunkPipeline(stream, hashers, self.offset)
+            pipeline = ChunkPipeline(stream, hashers, self.offset, self.chunk_size)
             try:
                 self._receive(response, pipeline)
             finally:
@@ -481,17 +518,21 @@ class Transfer:
     def _receive(self, response: Any, pipeline: ChunkPipeline) -> None:
         size = self.image.size
         while True:
+            buffer = pipeline.buffer()
             try:
-                chunk = response.read(self.chunk_size)
+                length = response.readinto(buffer)
             except (OSError, http.client.HTTPException) as error:
+                pipeline.give_back(buffer)
                 raise TransferInterrupted(describe_network_error(error, self.offset)) from None
-            if not chunk:
+            if not length:
+                pipeline.give_back(buffer)
                 return
-            if self.offset + len(chunk) > size:
+            if self.offset + length > size:
+                pipeline.give_back(buffer)
                 raise CorruptData(f"the server sent more than the {size} bytes of the image")
-            pipeline.feed(chunk)
-            self.offset += len(chunk)
-            self.bytes_transferred += len(chunk)
+            pipeline.feed(buffer, length)
+            self.offset += length
+            self.bytes_transferred += length
 
 
 def describe_network_error(error: BaseException, offset: int | None = None) -> str:

@@ -109,7 +109,7 @@ notes:
 seealso:
   - module: glance.images.image_info
 author:
-  - glance.images developers
+  - glance.images developers (@glance-images)
 """
 
 EXAMPLES = r"""

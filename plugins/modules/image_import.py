@@ -350,7 +350,8 @@ stores:
   description:
     - For each target store, the outcome of the import, V(succeeded), V(failed) or V(pending)
       (not waited for, or not finished).
-    - For an image left unchanged, V(succeeded) for the target stores that hold it.
+    - For an existing image left unchanged, V(succeeded) for the target stores that hold it and
+      V(missing) for those that do not (with a warning; O(method=copy-image) copies it there).
     - Empty on clouds without multiple stores.
   returned: when O(state=present)
   type: dict
@@ -397,6 +398,7 @@ from ansible_collections.glance.images.plugins.module_utils._upload import check
 
 METHODS = ["web-download", "glance-direct", "copy-image", "glance-download"]
 POLL_SECONDS = 1.0
+MISSING = "missing"
 _DIFF_FIELDS = (
     "id", "name", "status", "disk_format", "container_format", "visibility", "protected", "os_hidden",
     "min_disk", "min_ram", "tags", "os_hash_algo", "os_hash_value", "stores", "properties",
@@ -646,7 +648,7 @@ class ImageImportModule(GlanceModule):
             self.module.warn(f"image {raw['id']} is not in store {', '.join(missing)}; copy it there with method copy-image")
         operations, before, after = self.metadata_changes(raw)
         result = self.base_result(image_to_dict(raw), bool(operations), before, after, [])
-        result["stores"] = {store: import_api.SUCCEEDED if store in present else import_api.FAILED for store in target.stores or []}
+        result["stores"] = {store: import_api.SUCCEEDED if store in present else MISSING for store in target.stores or []}
         result["verified"] = verified
         if operations and not self.check_mode:
             with self.doing("update"):

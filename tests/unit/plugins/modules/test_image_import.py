@@ -297,3 +297,33 @@ def test_absent_deletes_every_image_of_that_name(glance, capsys):
     assert len(glance.images) == 2
     code, result = run(capsys, state="absent")
     assert code == 0 and glance.images == {}
+
+
+def test_import_already_running_is_joined_not_duplicated(glance, capsys):
+    raw = glance.add(name="img", status="importing", os_glance_import_task="t9", os_glance_importing_to_stores="fs")
+    glance.tasks[raw["id"]] = [{"id": "t9", "status": "processing", "message": "", "created_at": "1"}]
+    reads = {"count": 0}
+    original = glance.request
+
+    def finishing(path, method, **kwargs):
+        if method == "GET" and path == f"/images/{raw['id']}":
+            reads["count"] += 1
+            if reads["count"] == 2:
+                glance.succeed(raw, {"stores": ["fs"]})
+                raw.pop("os_glance_import_task")
+                raw["os_glance_importing_to_stores"] = ""
+        return original(path, method, **kwargs)
+
+    glance.request = finishing
+    code, result = run(capsys, checksum=f"sha512:{SHA512}", **WEB)
+    assert code == 0 and result["changed"] is False
+    assert result["image"]["status"] == "active" and result["verified"] == "glance-hash"
+    assert not glance.requests("POST")
+
+
+def test_existing_image_missing_a_store_is_reported(glance, capsys):
+    glance.add(name="img", status="active", stores="fs")
+    code, result = run(capsys, stores=["fs", "fs2"], **WEB)
+    assert code == 0 and result["changed"] is False
+    assert result["stores"] == {"fs": "succeeded", "fs2": "missing"}
+    assert "copy it there with method copy-image" in str(result["warnings"])

@@ -81,7 +81,7 @@ def record_token(client: socket.socket, record: str) -> bytes:
             break
         head += data
     for line in head.split(b"\r\n"):
-        name, _, value = line.partition(b":")
+        name, _colon, value = line.partition(b":")
         if name.strip().lower() == b"x-auth-token":
             with open(record, "a", encoding="utf-8") as tokens:
                 tokens.write(value.strip().decode() + "\n")
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--lifetime", type=int, default=600)
     parser.add_argument("--record", help="file to append request tokens to")
     args = parser.parse_args()
-    host, _, port = args.upstream.rpartition(":")
+    host, _colon, port = args.upstream.rpartition(":")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -135,7 +135,7 @@ def main() -> None:
     deadline = time.monotonic() + args.lifetime
     while time.monotonic() < deadline:
         try:
-            client, _ = listener.accept()
+            client, _address = listener.accept()
         except socket.timeout:
             continue
         connections += 1
