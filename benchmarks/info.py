@@ -37,7 +37,7 @@ def adhoc(args: str) -> float:
 
 
 def ensure_images(conn, count: int) -> None:
-    existing = sum(1 for _ in conn.image.images(tag=TAG))
+    existing = sum(1 for _image in conn.image.images(tag=TAG))
     for index in range(existing, count):
         conn.image.create_image(name=f"{TAG}-{index:05d}", disk_format="raw", container_format="bare", tags=[TAG])
     print(f"{count} images tagged {TAG} ({count - existing if count > existing else 0} created)")
@@ -53,10 +53,10 @@ def main() -> int:
     ensure_images(conn, options.count)
     sizes = [options.count // 4, options.count // 2, options.count]
     try:
-        baseline = statistics.median(adhoc(json.dumps({"filters": {"tag": "no-such-tag"}})) for _ in range(options.rounds))
+        baseline = statistics.median(adhoc(json.dumps({"filters": {"tag": "no-such-tag"}})) for _round in range(options.rounds))
         per_image = {}
         for size in sizes:
-            runs = [adhoc(json.dumps({"filters": {"tag": TAG}, "limit": size})) for _ in range(options.rounds)]
+            runs = [adhoc(json.dumps({"filters": {"tag": TAG}, "limit": size})) for _round in range(options.rounds)]
             per_image[size] = max(statistics.median(runs) - baseline, 1e-6) / size
         print(f"{'images':>8} {'ms/image':>10} {'ratio':>6}")
         for size in sizes:

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark: glance.images.image_upload against a plain ``curl`` PUT of the same file.
 
     benchmarks/upload.py [--size 1G] [--runs 1] [--file PATH] [--keep-file]

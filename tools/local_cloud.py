@@ -208,7 +208,7 @@ def run_checked(cmd: list[str], what: str, log_file: Path, env: dict[str, str] |
         out.write(f"\n$ {' '.join(cmd)}\n".encode())
         out.flush()
         result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env)
+                                stdin=subprocess.DEVNULL, env=env, check=False)
     if result.returncode != 0:
         raise CloudError(f"{what} failed (exit {result.returncode}); log: {log_file}\n"
                          f"--- last {LOG_TAIL_LINES} lines of {log_file} ---\n{tail(log_file)}")
@@ -272,7 +272,7 @@ def venv_is_usable(venv: Path) -> bool:
         return False
     probe = "import " + ", ".join(VENV_MODULES)
     return subprocess.run([str(python), "-c", probe], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode == 0
+                          stderr=subprocess.DEVNULL, check=False).returncode == 0
 
 
 def candidate_pythons() -> list[str]:
@@ -284,7 +284,7 @@ def candidate_pythons() -> list[str]:
     """
     found: list[str] = []
     result = subprocess.run(["bash", str(REPO_DIR / "tools" / "find-python")],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     if result.returncode == 0 and result.stdout.strip():
         found.append(result.stdout.strip())
     pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
@@ -935,7 +935,7 @@ def cmd_reset(layout: Layout) -> int:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="local-cloud", description=__doc__.split("\n\n")[0],
+        prog="local-cloud", description=__doc__.split("\n\n", maxsplit=1)[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the cloud (idempotent) and print env.sh")

@@ -560,8 +560,7 @@ class ImageUploadModule(GlanceModule):
     # ---- state: present: act ---------------------------------------------------------------
 
     def keep(self, plan: Plan) -> dict[str, Any]:
-        assert plan.old is not None
-        raw = plan.old
+        raw: dict[str, Any] = plan.old or {}
         if plan.operations and not self.check_mode:
             with self.doing("update"):
                 raw = self.api.update_image(raw["id"], plan.operations)
