@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark: glance.images.image_fetch against curl and the openstacksdk download loop.
 
     benchmarks/fetch.py [--size 1G] [--rounds 5] [--chunk-size N] [--delete-image]

@@ -87,6 +87,46 @@ options:
         Glance versions without store selection, or a Glance image cache, may still serve the
         data from elsewhere. The data is verified either way.
     type: str
+  _url:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. URL of the image data.
+    type: str
+  _token:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. Keystone token for the download (never logged).
+    type: str
+  _size:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. Size of the image data in bytes.
+    type: int
+  _os_hash_algo:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. Glance's multihash algorithm for the image.
+    type: str
+  _os_hash_value:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. Glance's multihash value for the image.
+    type: str
+  _checksum_md5:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. Glance's md5 C(checksum) of the image.
+    type: str
+  _image_name:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. Name of the image.
+    type: str
+  _image_id:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. ID of the image.
+    type: str
+  _ca_data:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. PEM CA bundle read on the controller from O(ca_cert).
+    type: str
+  _read_timeout:
+    description:
+      - Internal, filled in by the action plugin from what it resolved on the controller; do not set. Seconds without data before a read is retried.
+    type: int
 attributes:
   check_mode:
     support: full

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A loopback TCP proxy to Glance that breaks image downloads on purpose.
 
     faulty_proxy.py --upstream 127.0.0.1:9292 --info FILE --mode cut --at N
