@@ -105,15 +105,6 @@ def stream_file(
     return TransferStats(bytes_sent=body.bytes_read, seconds=time.monotonic() - started, digests=body.hexdigests())
 
 
-def local_digests(src: str, algorithms: Iterable[str], chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str, str]:
-    """Hex digests of ``src`` read once (to decide whether it holds an image's data, without uploading)."""
-    with open(src, "rb") as stream:
-        reader = HashingReader(stream, algorithms, chunk_size)
-        for _chunk in reader:
-            pass
-    return reader.hasher.hexdigests()
-
-
 def check_readable_file(src: str) -> str | None:
     """Why ``src`` cannot be uploaded (missing, not a regular file, unreadable), or None when it can."""
     if not os.path.exists(src):

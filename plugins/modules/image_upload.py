@@ -320,7 +320,7 @@ from typing import Any, Iterator
 
 from ansible_collections.glance.images.plugins.module_utils import _import as import_api
 from ansible_collections.glance.images.plugins.module_utils._base import GlanceModule, ImageOperationError
-from ansible_collections.glance.images.plugins.module_utils._checksum import ChecksumError, parse_checksum
+from ansible_collections.glance.images.plugins.module_utils._checksum import ChecksumError, file_digests, parse_checksum
 from ansible_collections.glance.images.plugins.module_utils._glance import GlanceAPI, custom_properties, image_to_dict
 from ansible_collections.glance.images.plugins.module_utils._metadata import (
     METADATA_ARGUMENT_SPEC,
@@ -334,7 +334,6 @@ from ansible_collections.glance.images.plugins.module_utils._upload import (
     TransferStats,
     check_readable_file,
     describe_transfer,
-    local_digests,
     stream_file,
 )
 
@@ -546,7 +545,7 @@ class ImageUploadModule(GlanceModule):
     def read_digests(self, algorithms: list[str]) -> dict[str, str]:
         digests: dict[str, str] = {}
         try:
-            digests = local_digests(self.src, algorithms)
+            digests = file_digests(self.src, algorithms)
         except OSError as error:
             self.fail("upload", f"cannot read src {self.src}: {error.strerror or error}")
         return digests

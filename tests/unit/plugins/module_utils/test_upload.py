@@ -13,7 +13,6 @@ from ansible_collections.glance.images.plugins.module_utils._upload import (
     SizedBody,
     SourceChangedError,
     check_readable_file,
-    local_digests,
     stream_file,
     upload_headers,
 )
@@ -104,11 +103,6 @@ def test_stream_file_reports_the_read_error_not_the_wrapped_one(data_file, monke
     monkeypatch.setattr(os, "fstat", lambda fd: os.stat_result((0, 0, 0, 0, 0, 0, 10 ** 9, 0, 0, 0)))
     with pytest.raises(SourceChangedError):
         stream_file(GlanceAPI(Conn(WrappingAdapter())), "/images/x/file", str(path), ["md5"])
-
-
-def test_local_digests(data_file):
-    path, data = data_file
-    assert local_digests(str(path), ["sha256"]) == {"sha256": hashlib.sha256(data).hexdigest()}
 
 
 def test_check_readable_file(tmp_path):
