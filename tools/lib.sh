@@ -2,7 +2,9 @@
 # shellcheck shell=bash
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOL_VENV=${GLANCE_IMAGES_TOOL_VENV:-$REPO_ROOT/.venv}
-BUILD_DIR=${GLANCE_IMAGES_BUILD_DIR:-$REPO_ROOT/build}
+# Outside the checkout: inside it, tools such as ansible-test would list files through git and
+# skip the (ignored) copy.
+BUILD_DIR=${GLANCE_IMAGES_BUILD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-images/build-$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1)}
 COLLECTIONS_ROOT=$BUILD_DIR/collections
 COLLECTION_DIR=$COLLECTIONS_ROOT/ansible_collections/glance/images
 export GLANCE_IMAGES_CLOUD_DIR=${GLANCE_IMAGES_CLOUD_DIR:-$REPO_ROOT/.local-cloud}
