@@ -144,6 +144,10 @@ notes:
     masked in Ansible's output. A download that outlives the token fails with HTTP 401; with
     O(resume=true), the next run continues where it stopped.
   - The partial file is O(dest)'s directory/.<file name>.<image id>.<hash>.part.
+  - Where the file system supports it (Linux, C(O_DIRECT)), the data is written past the page
+    cache, so a download neither fills the host's memory with image data nor leaves seconds of
+    work for the final C(fsync). Elsewhere it is written through the page cache, which the module
+    asks the kernel to write back and drop as it goes.
   - For tests only, the task variable C(glance_images_fetch_test_endpoint) replaces the scheme,
     host and port of the data URL (to route the download through a test proxy).
 seealso:
