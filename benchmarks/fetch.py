@@ -85,8 +85,8 @@ def ensure_cloud() -> None:
         return
     log("no OS_CLOUD/OS_CLIENT_CONFIG_FILE: starting the local cloud (tools/local-cloud up)")
     local_cloud = str(REPO / "tools" / "local-cloud")
-    subprocess.run([sys.executable, local_cloud, "up"], check=True, stdout=subprocess.DEVNULL)
-    env_text = subprocess.run([sys.executable, local_cloud, "env"], check=True, capture_output=True, text=True).stdout
+    subprocess.run([local_cloud, "up"], check=True, stdout=subprocess.DEVNULL)
+    env_text = subprocess.run([local_cloud, "env"], check=True, capture_output=True, text=True).stdout
     for line in env_text.splitlines():
         if line.startswith("export "):
             key, _sep, value = line[len("export "):].partition("=")

@@ -62,8 +62,8 @@ def ensure_cloud() -> None:
     if os.environ.get("OS_CLOUD") and os.environ.get("OS_CLIENT_CONFIG_FILE"):
         return
     log("no OS_CLOUD/OS_CLIENT_CONFIG_FILE: starting the local cloud (tools/local-cloud up)")
-    subprocess.run([sys.executable, str(REPO / "tools" / "local-cloud"), "up"], check=True, stdout=subprocess.DEVNULL)
-    env_text = subprocess.run([sys.executable, str(REPO / "tools" / "local-cloud"), "env"], check=True,
+    subprocess.run([str(REPO / "tools" / "local-cloud"), "up"], check=True, stdout=subprocess.DEVNULL)
+    env_text = subprocess.run([str(REPO / "tools" / "local-cloud"), "env"], check=True,
                               capture_output=True, text=True).stdout
     for line in env_text.splitlines():
         if line.startswith("export "):
