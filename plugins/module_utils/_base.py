@@ -17,6 +17,11 @@ from typing import Any, Iterator
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.glance.images.plugins.module_utils._options import (  # noqa: F401 (re-exported)
+    COMMON_ARGUMENT_SPEC,
+    WAIT_ARGUMENT_SPEC,
+)
+
 try:
     import openstack
     from openstack import exceptions as sdk_exceptions
@@ -33,24 +38,6 @@ except ImportError:
     ksa_exceptions = None
 
 MINIMUM_SDK_VERSION = (1, 0, 0)
-
-COMMON_ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
-    cloud=dict(type="raw"),
-    auth=dict(type="dict", no_log=True),
-    auth_type=dict(type="str"),
-    region_name=dict(type="str"),
-    interface=dict(type="str", choices=["admin", "internal", "public"], default="public", aliases=["endpoint_type"]),
-    validate_certs=dict(type="bool", aliases=["verify"]),
-    ca_cert=dict(type="str", aliases=["cacert"]),
-    client_cert=dict(type="str", aliases=["cert"]),
-    client_key=dict(type="path", no_log=True, aliases=["key"]),
-    api_timeout=dict(type="int"),
-)
-
-WAIT_ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
-    wait=dict(type="bool", default=True),
-    timeout=dict(type="int", default=1800),
-)
 
 # Module option -> openstacksdk connection keyword.
 _CONNECTION_KEYWORDS = (

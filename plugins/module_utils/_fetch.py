@@ -30,6 +30,8 @@ import urllib.error
 import urllib.request
 from typing import Any, BinaryIO, Callable
 
+from ansible_collections.glance.images.plugins.module_utils._options import COMMON_ARGUMENT_SPEC
+
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 MIN_CHUNK_SIZE = 64 * 1024
 MAX_CHUNK_SIZE = 64 * 1024 * 1024
@@ -52,20 +54,8 @@ FETCH_ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     store=dict(type="str"),
 )
 
-# Same as _base.COMMON_ARGUMENT_SPEC (a unit test keeps them equal); copied so that the module on
-# the managed host never imports _base, which would import openstacksdk where it is installed.
-CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
-    cloud=dict(type="raw"),
-    auth=dict(type="dict", no_log=True),
-    auth_type=dict(type="str"),
-    region_name=dict(type="str"),
-    interface=dict(type="str", choices=["admin", "internal", "public"], default="public", aliases=["endpoint_type"]),
-    validate_certs=dict(type="bool", aliases=["verify"]),
-    ca_cert=dict(type="str", aliases=["cacert"]),
-    client_cert=dict(type="str", aliases=["cert"]),
-    client_key=dict(type="path", no_log=True, aliases=["key"]),
-    api_timeout=dict(type="int"),
-)
+# Declared on the managed host too, so that the connection options are accepted (and ignored).
+CONNECTION_ARGUMENT_SPEC = COMMON_ARGUMENT_SPEC
 
 # What the action plugin resolved on the controller and hands to the module.
 INTERNAL_ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(

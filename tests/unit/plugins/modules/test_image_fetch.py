@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.glance.images.plugins.module_utils import _base, _fetch
+from ansible_collections.glance.images.plugins.module_utils import _fetch
 from ansible_collections.glance.images.plugins.modules import image_fetch
 from ansible_collections.glance.images.tests.unit.helpers import run_module
 
@@ -336,10 +336,6 @@ def test_content_range_parsing():
     assert _fetch.parse_content_range("bytes 5-9/10") == (5, 9, 10)
     assert _fetch.parse_content_range("bytes 5-9/*") == (5, 9, None)
     assert _fetch.parse_content_range("nonsense") is None
-
-
-def test_connection_options_match_the_base():
-    assert _fetch.CONNECTION_ARGUMENT_SPEC == _base.COMMON_ARGUMENT_SPEC
 
 
 def test_token_option_is_no_log():
