@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Benchmark: image_info listing time grows linearly with the number of images.
 
 Creates COUNT data-less images (tagged ``bench-info``) in the local cloud, then lists the first
@@ -7,29 +8,33 @@ image for each N next to the smallest N's: ratios near 1.0 mean linear, a ratio 
 largest N would mean quadratic. The local cloud serves pages of 100 images, so 2,000 images
 take 20 requests.
 
-    .venv/bin/python benchmarks/info.py [--count 2000] [--rounds 3] [--keep]
-Run it after `source .local-cloud/env.sh` (tools/local-cloud up), with the collection on
-ANSIBLE_COLLECTIONS_PATH (tools/demo or tools/test sets up build/collections).
+    benchmarks/info.py [--count 2000] [--rounds 3] [--keep]
+
+Runs against the cloud of OS_CLOUD / OS_CLIENT_CONFIG_FILE when both are set; otherwise starts the
+repository's local cloud. Needs the tooling venv (.venv; the script re-runs itself with it).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-import openstack
+from _common import collection_path, ensure_cloud, log, use_tool_venv
 
 TAG = "bench-info"
 
 
-def adhoc(args: str) -> float:
+def adhoc(args: str, env: dict[str, str]) -> float:
     started = time.perf_counter()
-    result = subprocess.run(["ansible", "localhost", "-m", "glance.images.image_info", "-a", args],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run([str(Path(sys.executable).parent / "ansible"), "localhost", "-m", "glance.images.image_info",
+                             "-a", args], capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"ansible failed:\n{result.stdout}\n{result.stderr}")
@@ -40,29 +45,37 @@ def ensure_images(conn, count: int) -> None:
     existing = sum(1 for _image in conn.image.images(tag=TAG))
     for index in range(existing, count):
         conn.image.create_image(name=f"{TAG}-{index:05d}", disk_format="raw", container_format="bare", tags=[TAG])
-    print(f"{count} images tagged {TAG} ({count - existing if count > existing else 0} created)")
+    log(f"{count} images tagged {TAG} ({count - existing if count > existing else 0} created)")
 
 
 def main() -> int:
+    use_tool_venv(__file__)
+    import openstack  # pylint: disable=import-outside-toplevel
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the images for the next run")
     options = parser.parse_args()
+    ensure_cloud()
+    workdir = Path(tempfile.mkdtemp(prefix="glance-images-bench-info-"))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_path(workdir), ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
     conn = openstack.connect(cloud=os.environ.get("OS_CLOUD", "glance-admin"))
     ensure_images(conn, options.count)
     sizes = [options.count // 4, options.count // 2, options.count]
     try:
-        baseline = statistics.median(adhoc(json.dumps({"filters": {"tag": "no-such-tag"}})) for _round in range(options.rounds))
+        baseline = statistics.median(adhoc(json.dumps({"filters": {"tag": "no-such-tag"}}), env) for _round in range(options.rounds))
         per_image = {}
         for size in sizes:
-            runs = [adhoc(json.dumps({"filters": {"tag": TAG}, "limit": size})) for _round in range(options.rounds)]
+            runs = [adhoc(json.dumps({"filters": {"tag": TAG}, "limit": size}), env) for _round in range(options.rounds)]
             per_image[size] = max(statistics.median(runs) - baseline, 1e-6) / size
         print(f"{'images':>8} {'ms/image':>10} {'ratio':>6}")
         for size in sizes:
             print(f"{size:>8} {per_image[size] * 1000:>10.3f} {per_image[size] / per_image[sizes[0]]:>6.2f}")
         print(f"(Ansible start-up baseline {baseline:.2f} s removed; ratio = time per image vs. {sizes[0]} images)")
     finally:
+        shutil.rmtree(workdir, ignore_errors=True)
         if not options.keep:
             for image in list(conn.image.images(tag=TAG)):
                 conn.image.delete_image(image)

@@ -22,22 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(os.environ.get("GLANCE_IMAGES_TOOL_VENV", REPO / ".venv")) / "bin"
-MIB = 1024 * 1024
-UNITS = {"": 1, "K": 1024, "M": MIB, "G": 1024 * MIB, "T": 1024 * 1024 * MIB}
+from _common import MIB, VENV_BIN, PeakMemory, collection_path, ensure_cloud, log, parse_size, use_tool_venv
+
 
 
 @dataclass
@@ -46,39 +41,12 @@ class Measure:
     peak_rss: int = 0
 
 
-def parse_size(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
-    if not match:
-        raise argparse.ArgumentTypeError(f"size must look like 1G, 512M or 1073741824, not {text!r}")
-    return int(float(match.group(1)) * UNITS[match.group(2).upper()])
 
 
-def log(message: str) -> None:
-    print(f"[benchmark] {message}", file=sys.stderr, flush=True)
 
 
-def ensure_cloud() -> None:
-    """Use the configured cloud, or start the local one and take its environment."""
-    if os.environ.get("OS_CLOUD") and os.environ.get("OS_CLIENT_CONFIG_FILE"):
-        return
-    log("no OS_CLOUD/OS_CLIENT_CONFIG_FILE: starting the local cloud (tools/local-cloud up)")
-    subprocess.run([str(REPO / "tools" / "local-cloud"), "up"], check=True, stdout=subprocess.DEVNULL)
-    env_text = subprocess.run([str(REPO / "tools" / "local-cloud"), "env"], check=True,
-                              capture_output=True, text=True).stdout
-    for line in env_text.splitlines():
-        if line.startswith("export "):
-            key, _sep, value = line[len("export "):].partition("=")
-            os.environ[key] = shlex.split(value)[0] if value else ""
 
 
-def collection_path(workdir: Path) -> str:
-    """A collections path where glance.images is this checkout (the checkout may sit anywhere)."""
-    root = workdir / "collections"
-    link = root / "ansible_collections" / "glance" / "images"
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if not link.exists():
-        link.symlink_to(REPO)
-    return str(root)
 
 
 def make_file(path: Path, size: int) -> None:
@@ -95,37 +63,10 @@ def make_file(path: Path, size: int) -> None:
             pass
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as stream:
-            return [int(child) for child in stream.read().split()]
-    except OSError:
-        return []
 
 
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        for child in _children(current):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
-def _module_peak_rss(pid: int) -> int | None:
-    """VmHWM (peak resident memory) in bytes of a process running an AnsiballZ payload."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as stream:
-            if b"AnsiballZ_" not in stream.read():
-                return None
-        with open(f"/proc/{pid}/status") as stream:
-            for line in stream:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def run_module(name: str, src: Path, collections: str) -> tuple[Measure, dict]:
@@ -133,24 +74,12 @@ def run_module(name: str, src: Path, collections: str) -> tuple[Measure, dict]:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.oneline", ANSIBLE_NOCOLOR="1", ANSIBLE_PYTHON_INTERPRETER=str(VENV_BIN / "python"))
     command = [str(VENV_BIN / "ansible"), "localhost", "-c", "local", "-i", "localhost,", "-m", "glance.images.image_upload", "-a", args]
+    memory = PeakMemory("AnsiballZ_image_upload")
     started = time.monotonic()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            for pid in _descendants(process.pid):
-                peak = max(peak, _module_peak_rss(pid) or 0)
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, stderr = process.communicate()
+    process = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
-    stop.set()
-    sampler.join()
+    peak = memory.stop()
+    stdout, stderr = process.stdout, process.stderr
     try:
         result = json.loads(stdout.split(" => ", 1)[1])
     except (ValueError, IndexError):
@@ -192,19 +121,10 @@ def delete_images(name: str) -> None:
             conn.image.delete_image(image, ignore_missing=True)
 
 
-def use_tool_venv() -> None:
-    """Re-run under the tooling venv when this Python lacks openstacksdk."""
-    try:
-        import openstack  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
-    except ImportError:
-        venv_python = VENV_BIN / "python"
-        if venv_python.exists() and Path(sys.executable) != venv_python:
-            os.execv(str(venv_python), [str(venv_python), __file__, *sys.argv[1:]])
-        raise SystemExit("openstacksdk is missing: create the tooling venv (tools/test units does) or set GLANCE_IMAGES_TOOL_VENV")
 
 
 def main() -> int:
-    use_tool_venv()
+    use_tool_venv(__file__)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--size", type=parse_size, default=parse_size("1G"), help="file size (default 1G)")
     parser.add_argument("--runs", type=int, default=1, help="module+curl pairs to run (medians are reported)")
