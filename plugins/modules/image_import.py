@@ -109,6 +109,9 @@ options:
       - How to check O(checksum) against the imported image.
       - V(auto) compares it with Glance's C(os_hash_value) (or C(checksum) for md5) when the algorithm
         is the cloud's C(os_hash_algo), and otherwise streams the image data back and hashes it.
+        What was verified that way (or while staging O(src)) is recorded on the image as the property
+        C(glance_images.verified.<algorithm>), so later runs compare with the record instead of
+        downloading the image again (the data of an active image never changes).
       - V(download) always streams the image data back from Glance and hashes it (never whole in
         memory); for an existing image this happens on every run.
       - This module does not take V(verify) as an alias of O(validate_certs), unlike the other modules.
@@ -359,7 +362,8 @@ stores:
 verified:
   description:
     - How O(checksum) (or, for O(method=glance-download), the remote image's hash) was checked,
-      V(glance-hash), V(download), V(staging), V(remote-hash); null when nothing was verified.
+      V(glance-hash), V(recorded) (an earlier run's verification, see O(verify)), V(download), V(staging),
+      V(remote-hash); null when nothing was verified.
   returned: when O(state=present)
   type: str
   sample: glance-hash
@@ -422,6 +426,10 @@ class Outcome:
     image: dict[str, Any]
     stores: dict[str, str] = field(default_factory=dict)
     verified: str | None = None
+
+
+# Records, on the image, a checksum that this module verified by other means than Glance's own hash.
+VERIFIED_PROPERTY_PREFIX = "glance_images.verified."
 
 
 class ImageImportModule(GlanceModule):
@@ -647,6 +655,10 @@ class ImageImportModule(GlanceModule):
         if missing and target.send_stores:
             self.module.warn(f"image {raw['id']} is not in store {', '.join(missing)}; copy it there with method copy-image")
         operations, before, after = self.metadata_changes(raw)
+        record = self.verification_record(raw, verified)
+        if record:
+            operations = operations + record
+            after = dict(after, properties=dict(after.get("properties", {}), **{op["path"][1:]: op["value"] for op in record}))
         result = self.base_result(image_to_dict(raw), bool(operations), before, after, [])
         result["stores"] = {store: import_api.SUCCEEDED if store in present else MISSING for store in target.stores or []}
         result["verified"] = verified
@@ -682,6 +694,10 @@ class ImageImportModule(GlanceModule):
         outcome = self.start_and_wait(raw, target, self.method_body(), created)
         if outcome.image.get("status") == "active" and self.params["wait"]:
             outcome.verified = self.verify_result(outcome.image, staged, remote)
+            record = self.verification_record(outcome.image, outcome.verified)
+            if record:
+                with self.doing("update"):
+                    outcome.image = self.api.update_image(outcome.image["id"], record)
         elif staged:
             outcome.verified = staged
         return outcome
@@ -778,13 +794,26 @@ class ImageImportModule(GlanceModule):
     # ---- verification -------------------------------------------------------------------------
 
     def data_digest(self, raw: dict[str, Any], algorithm: str) -> tuple[str, str]:
-        """(how, hex digest) of the image's data with ``algorithm``: Glance's own hash, else downloaded."""
+        """(how, hex digest) of the image's data with ``algorithm``: Glance's own hash, an earlier
+        run's record, else downloaded."""
         if self.params["verify"] == "auto":
             known = import_api.glance_digest(raw, algorithm)
             if known:
                 return "glance-hash", known
+            recorded = raw.get(VERIFIED_PROPERTY_PREFIX + algorithm)
+            if recorded:
+                return "recorded", recorded
         with self.doing("download"):
             return "download", import_api.stream_image_digest(self.api, raw["id"], algorithm)
+
+    def verification_record(self, raw: dict[str, Any], how: str | None) -> list[dict[str, Any]]:
+        """The JSON-patch that records a checksum verified by download or staging on the image."""
+        if not self.expected or how not in ("download", "staging"):
+            return []
+        key = VERIFIED_PROPERTY_PREFIX + self.expected[0]
+        if raw.get(key) == self.expected[1]:
+            return []
+        return [{"op": "replace" if key in raw else "add", "path": f"/{key}", "value": self.expected[1]}]
 
     def verify_result(self, raw: dict[str, Any], staged: str | None, remote: dict[str, Any] | None) -> str | None:
         if self.expected:

@@ -175,6 +175,30 @@ def test_checksum_of_another_algorithm_is_verified_by_download(glance, capsys):
     code, result = run(capsys, checksum=f"sha256:{SHA256}", **WEB)
     assert code == 0 and result["verified"] == "download"
     assert glance.requests("GET", "/file")
+    assert result["image"]["properties"]["glance_images.verified.sha256"] == SHA256
+
+
+def test_a_recorded_verification_spares_the_next_run_a_download(glance, capsys):
+    run(capsys, checksum=f"sha256:{SHA256}", **WEB)
+    downloads = len(glance.requests("GET", "/file"))
+    code, result = run(capsys, checksum=f"sha256:{SHA256}", **WEB)
+    assert code == 0 and result["changed"] is False and result["verified"] == "recorded"
+    assert len(glance.requests("GET", "/file")) == downloads
+
+
+def test_verify_download_ignores_the_record(glance, capsys):
+    run(capsys, checksum=f"sha256:{SHA256}", **WEB)
+    downloads = len(glance.requests("GET", "/file"))
+    code, result = run(capsys, checksum=f"sha256:{SHA256}", verify="download", **WEB)
+    assert code == 0 and result["changed"] is False and result["verified"] == "download"
+    assert len(glance.requests("GET", "/file")) == downloads + 1
+
+
+def test_an_existing_image_verified_by_download_gets_the_record(glance, capsys):
+    glance.add(name="img", status="active", stores="fs", os_hash_algo="sha512", os_hash_value=SHA512)
+    code, result = run(capsys, checksum=f"sha256:{SHA256}", **WEB)
+    assert code == 0 and result["changed"] is True and result["verified"] == "download"
+    assert glance.requests("PATCH")[-1][2] == [{"op": "add", "path": "/glance_images.verified.sha256", "value": SHA256}]
 
 
 def test_existing_active_image_with_matching_checksum_is_unchanged(glance, capsys):
