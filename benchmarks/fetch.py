@@ -65,14 +65,6 @@ class Samples:
     peak_rss: int = 0
 
 
-
-
-
-
-
-
-
-
 def random_stream(size: int):
     """``size`` bytes that do not compress, generated 1 MiB at a time (memory stays flat)."""
     block = bytearray(os.urandom(MIB))
@@ -97,8 +89,6 @@ def ensure_image(conn, size: int) -> dict:
                               headers={"Content-Type": "application/octet-stream"})
     response.raise_for_status()
     return conn.image.get(f"/images/{created['id']}").json()
-
-
 
 
 def run_child(argv: list[str], env: dict | None = None) -> tuple[float, int, str]:
@@ -222,8 +212,6 @@ class Bench:
         for name, passed in checks.items():
             print(f"{'PASS' if passed else 'FAIL'}  {name}")
         return all(checks.values())
-
-
 
 
 def main() -> int:

@@ -34,19 +34,10 @@ from pathlib import Path
 from _common import MIB, VENV_BIN, PeakMemory, collection_path, ensure_cloud, log, parse_size, use_tool_venv
 
 
-
 @dataclass
 class Measure:
     seconds: float
     peak_rss: int = 0
-
-
-
-
-
-
-
-
 
 
 def make_file(path: Path, size: int) -> None:
@@ -61,12 +52,6 @@ def make_file(path: Path, size: int) -> None:
     with open(path, "rb") as stream:
         while stream.read(16 * MIB):
             pass
-
-
-
-
-
-
 
 
 def run_module(name: str, src: Path, collections: str) -> tuple[Measure, dict]:
@@ -119,8 +104,6 @@ def delete_images(name: str) -> None:
     for hidden in (False, True):
         for image in conn.image.images(name=name, is_hidden=hidden):
             conn.image.delete_image(image, ignore_missing=True)
-
-
 
 
 def main() -> int:
