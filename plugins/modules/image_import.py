@@ -382,7 +382,6 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.glance.images.plugins.module_utils import _import as import_api
 from ansible_collections.glance.images.plugins.module_utils._base import (
-    GlanceModule,
     ImageOperationError,
     describe_sdk_error,
     sdk_error_types,
@@ -398,19 +397,12 @@ from ansible_collections.glance.images.plugins.module_utils._metadata import (
     metadata_patch,
     wanted_properties,
 )
+from ansible_collections.glance.images.plugins.module_utils._named_image import NamedImageModule, diff_view
 from ansible_collections.glance.images.plugins.module_utils._upload import check_readable_file, stream_file
 
 METHODS = ["web-download", "glance-direct", "copy-image", "glance-download"]
 POLL_SECONDS = 1.0
 MISSING = "missing"
-_DIFF_FIELDS = (
-    "id", "name", "status", "disk_format", "container_format", "visibility", "protected", "os_hidden",
-    "min_disk", "min_ram", "tags", "os_hash_algo", "os_hash_value", "stores", "properties",
-)
-
-
-def diff_view(image: dict[str, Any]) -> dict[str, Any]:
-    return {key: image.get(key) for key in _DIFF_FIELDS if key in image}
 
 
 @dataclass
@@ -432,7 +424,7 @@ class Outcome:
 VERIFIED_PROPERTY_PREFIX = "glance_images.verified."
 
 
-class ImageImportModule(GlanceModule):
+class ImageImportModule(NamedImageModule):
     argument_spec = dict(
         name=dict(type="str", required=True),
         method=dict(type="str", choices=METHODS, default="web-download"),
@@ -470,23 +462,6 @@ class ImageImportModule(GlanceModule):
         return self.ensure_imported(target)
 
     # ---- state: absent -------------------------------------------------------------------
-
-    def ensure_absent(self) -> dict[str, Any]:
-        with self.doing("find"):
-            images = self.api.images_named(self.name)
-        protected = [raw["id"] for raw in images if raw.get("protected")]
-        if protected and self.params["protected"] is not False:
-            self.fail("delete", f"{', '.join(protected)} protected; give protected: false as well to delete it")
-        result: dict[str, Any] = dict(changed=bool(images), deleted=[raw["id"] for raw in images])
-        if self.module._diff:
-            result["diff"] = dict(before={"images": [diff_view(image_to_dict(raw)) for raw in images]}, after={"images": []})
-        if not self.check_mode:
-            with self.doing("delete"):
-                for raw in images:
-                    if raw.get("protected"):
-                        self.api.update_image(raw["id"], [{"op": "replace", "path": "/protected", "value": False}])
-                    self.api.delete_image(raw["id"])
-        return result
 
     # ---- checks before anything is created ----------------------------------------------------
 
@@ -550,14 +525,6 @@ class ImageImportModule(GlanceModule):
     @staticmethod
     def describe_stores(stores: list[dict[str, Any]]) -> str:
         return ", ".join(store["id"] + (" (default)" if store.get("default") else "") for store in stores) or "none"
-
-    def find_one(self, verb: str) -> dict[str, Any] | None:
-        with self.doing("find"):
-            images = self.api.images_named(self.name)
-        if len(images) > 1:
-            ids = ", ".join(raw["id"] for raw in images)
-            self.fail(verb, f"{len(images)} images have this name ({ids}); delete the extra ones or use another name")
-        return images[0] if images else None
 
     # ---- copy-image ---------------------------------------------------------------------------
 

@@ -319,7 +319,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ansible_collections.glance.images.plugins.module_utils import _import as import_api
-from ansible_collections.glance.images.plugins.module_utils._base import GlanceModule, ImageOperationError
+from ansible_collections.glance.images.plugins.module_utils._base import ImageOperationError
 from ansible_collections.glance.images.plugins.module_utils._checksum import ChecksumError, file_digests, parse_checksum
 from ansible_collections.glance.images.plugins.module_utils._glance import GlanceAPI, custom_properties, image_to_dict
 from ansible_collections.glance.images.plugins.module_utils._metadata import (
@@ -330,6 +330,7 @@ from ansible_collections.glance.images.plugins.module_utils._metadata import (
     metadata_patch,
     wanted_properties,
 )
+from ansible_collections.glance.images.plugins.module_utils._named_image import NamedImageModule, diff_view
 from ansible_collections.glance.images.plugins.module_utils._upload import (
     TransferStats,
     check_readable_file,
@@ -343,11 +344,6 @@ POLL_SECONDS = 1.0
 _INHERITED_ATTRIBUTES = ("disk_format", "visibility", "os_hidden", "min_disk", "min_ram", "tags")
 # Properties that openstacksdk derives from the data (stale for a replacing image).
 _DATA_PROPERTY_PREFIX = "owner_specified.openstack."
-# Shown in diffs: what a user recognises an image by (no timestamps).
-_DIFF_FIELDS = (
-    "id", "name", "status", "size", "disk_format", "container_format", "visibility", "protected", "os_hidden",
-    "min_disk", "min_ram", "tags", "os_hash_algo", "os_hash_value", "stores", "properties",
-)
 
 
 @dataclass
@@ -363,10 +359,6 @@ class Plan:
 
 class UploadInterrupted(Exception):
     pass
-
-
-def diff_view(image: dict[str, Any]) -> dict[str, Any]:
-    return {key: image.get(key) for key in _DIFF_FIELDS if key in image}
 
 
 def hash_text(algorithm: str | None, digest: str | None) -> str:
@@ -391,7 +383,7 @@ def terminate_as_exception() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class ImageUploadModule(GlanceModule):
+class ImageUploadModule(NamedImageModule):
     argument_spec = dict(
         name=dict(type="str", required=True),
         src=dict(type="path"),
@@ -416,26 +408,6 @@ class ImageUploadModule(GlanceModule):
         return self.ensure_present()
 
     # ---- state: absent -------------------------------------------------------------------
-
-    def ensure_absent(self) -> dict[str, Any]:
-        with self.doing("find"):
-            images = self.api.images_named(self.name)
-        protected = [raw["id"] for raw in images if raw.get("protected")]
-        if protected and self.params["protected"] is not False:
-            self.fail("delete", f"image {', '.join(protected)} is protected; give protected: false as well to delete it")
-        result: dict[str, Any] = dict(changed=bool(images), deleted=[raw["id"] for raw in images])
-        if self.module._diff:
-            result["diff"] = dict(before={"images": [diff_view(image_to_dict(raw)) for raw in images]}, after={"images": []})
-        if not self.check_mode:
-            for raw in images:
-                self.delete_existing(raw)
-        return result
-
-    def delete_existing(self, raw: dict[str, Any]) -> None:
-        with self.doing("delete"):
-            if raw.get("protected"):
-                self.api.update_image(raw["id"], [{"op": "replace", "path": "/protected", "value": False}])
-            self.api.delete_image(raw["id"])
 
     # ---- state: present: decide ------------------------------------------------------------
 
