@@ -23,6 +23,15 @@ import time
 BUFFER = 256 * 1024
 
 
+def shut_down(*sockets: socket.socket) -> None:
+    """Shut both directions of each socket down, whatever state it is in."""
+    for sock in sockets:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def pump(source: socket.socket, target: socket.socket) -> None:
     try:
         while True:
@@ -33,11 +42,7 @@ def pump(source: socket.socket, target: socket.socket) -> None:
     except OSError:
         pass
     finally:
-        for sock in (source, target):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_down(source, target)
 
 
 class Responder:
@@ -105,11 +110,8 @@ def serve(client: socket.socket, upstream_address: tuple[str, int], responder: R
     except OSError:
         pass
     finally:
+        shut_down(client, upstream)
         for sock in (client, upstream):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
 
